@@ -1,0 +1,452 @@
+"""Load the YAML spec, validate it against its schema and its own figures, freeze it into records.
+
+Every error is a ``SpecError`` naming ``file:line`` and what is wrong; the CLI turns it into one line
+and exit status 2. The rest of the engine only ever sees the frozen ``BlockSpec`` records.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+from yaml.constructor import SafeConstructor
+
+from .expr import Expr, ExprError, Value
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+DEFAULT_SPEC = SPEC_DIR / "blocks.yaml"
+SCHEMA_PATH = SPEC_DIR / "schema.yaml"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used, located at ``path:line``."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        super().__init__(f"{self.path}:{line if line is not None else '?'}: {message}")
+
+
+class DomainError(ValueError):
+    """Constructor keywords outside the block's valid domain."""
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+Location = tuple  # path of keys / indices inside the document
+
+
+def _load_yaml(text: str, path: Path) -> tuple[Any, dict[Location, int]]:
+    """Parse YAML into plain Python objects plus a table location -> 1-based line; reject duplicate keys."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        raise SpecError(path, mark.line + 1 if mark else None, f"YAML syntax error: {problem}") from None
+    if root is None:
+        raise SpecError(path, 1, "the spec is empty")
+    lines: dict[Location, int] = {}
+    constructor = SafeConstructor()
+
+    def convert(node: yaml.Node, where: Location) -> Any:
+        lines[where] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = convert(key_node, where + ("<key>",))
+                if not isinstance(key, (str, int)):
+                    raise SpecError(path, key_node.start_mark.line + 1, f"mapping key {key!r} is not a string")
+                if key in out:
+                    raise SpecError(
+                        path,
+                        key_node.start_mark.line + 1,
+                        f"duplicate key {key!r} (first at line {lines[where + (key,)]})",
+                    )
+                out[key] = convert(value_node, where + (key,))
+                lines[where + (key,)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [convert(item, where + (i,)) for i, item in enumerate(node.value)]
+        try:
+            return constructor.construct_object(node)
+        except yaml.YAMLError as err:
+            raise SpecError(path, node.start_mark.line + 1, f"bad value: {err}") from None
+
+    return convert(root, ()), lines
+
+
+def _line_of(lines: Mapping[Location, int], where: Location) -> int | None:
+    while where not in lines and where:
+        where = where[:-1]
+    return lines.get(where)
+
+
+def _dotted(where: Location) -> str:
+    return ".".join(str(p) for p in where) or "(top level)"
+
+
+# ---------------------------------------------------------------- frozen records
+@dataclass(frozen=True)
+class Param:
+    name: str
+    doc: str
+    minimum: int
+    maximum: int | None = None
+    default: int | None = None
+    odd: bool = False
+
+    def check(self, value: object) -> str | None:
+        """Why ``value`` is outside this parameter's range, or None."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{self.name} must be an integer, got {value!r}"
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            upper = f"..{self.maximum}" if self.maximum is not None else " or more"
+            return f"{self.name}={value} is outside {self.minimum}{upper}"
+        if self.odd and value % 2 == 0:
+            return f"{self.name}={value} must be odd"
+        return None
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    default: Value
+    doc: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Weight:
+    name: str
+    shape: tuple[Expr, ...]
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class InvariantUse:
+    id: str
+    statement: str
+    source: str
+    unless: Expr | None = None
+    args: Mapping[str, Expr] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainRule:
+    check: Expr
+    why: str
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block of the spec, frozen. Formulas are evaluated through ``env``."""
+
+    name: str
+    title: str
+    paper: str
+    documents: str
+    factory: str
+    params: tuple[Param, ...]
+    domain: tuple[DomainRule, ...]
+    derived: tuple[tuple[str, Expr], ...]
+    weights: tuple[Weight, ...]
+    param_count: Expr
+    error_budget: Expr
+    oracle: Mapping[str, Any]
+    invariants: tuple[InvariantUse, ...]
+    variants: tuple[Variant, ...]
+    stages: tuple[str, ...] = ()
+    figures: Mapping[str, Any] | None = None
+    source: str = ""
+
+    @property
+    def defaults(self) -> dict[str, int]:
+        return {p.name: p.default for p in self.params if p.default is not None}
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def check_variant(self, declared: Mapping[str, Any]) -> dict[str, Value]:
+        """Validate a declared variant against this block's variant options; return the full setting."""
+        known = {v.name: v for v in self.variants}
+        setting: dict[str, Value] = {v.name: v.default for v in self.variants}
+        for key, value in declared.items():
+            option = known.get(key)
+            if option is None:
+                raise DomainError(
+                    f"{self.name} has no variant option {key!r} (known: {', '.join(known) or 'none'})"
+                )
+            if type(value) is not type(option.default):
+                raise DomainError(
+                    f"variant {self.name}.{key} takes a {type(option.default).__name__}, got {value!r}"
+                )
+            if option.choices and value not in option.choices:
+                raise DomainError(f"variant {self.name}.{key} must be one of {list(option.choices)}, got {value!r}")
+            setting[key] = value
+        return setting
+
+    def env(self, kwargs: Mapping[str, Any], variant: Mapping[str, Any] | None = None) -> dict[str, Value]:
+        """Names in scope for this block's formulas: parameters, variant options, derived values."""
+        env: dict[str, Value] = {}
+        for p in self.params:
+            value = kwargs.get(p.name, p.default)
+            if value is None:
+                raise DomainError(f"{self.name} needs {p.name}")
+            env[p.name] = value
+        env.update(self.check_variant(variant or {}))
+        for name, formula in self.derived:
+            env[name] = formula.evaluate(env)
+        return env
+
+    def domain_violation(self, kwargs: Mapping[str, Any]) -> str | None:
+        """Why these constructor keywords are outside the spec's domain, or None if they are valid."""
+        unknown = sorted(set(kwargs) - {p.name for p in self.params})
+        if unknown:
+            return f"{self.name} takes no parameter {unknown[0]!r}"
+        for p in self.params:
+            if p.name in kwargs or p.default is None:
+                why = p.check(kwargs.get(p.name))
+                if why:
+                    return why
+        env = self.env(kwargs)
+        for rule in self.domain:
+            if not rule.check.evaluate(env):
+                return f"{rule.check} is false: {rule.why}"
+        return None
+
+    def canonical_shapes(self, env: Mapping[str, Value]) -> dict[str, tuple[int, ...]]:
+        """Canonical parameter names and shapes, in registration order, for this setting."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for weight in self.weights:
+            if weight.when is None or weight.when.evaluate(env):
+                shapes[weight.name] = tuple(int(dim.evaluate(env)) for dim in weight.shape)
+        return shapes
+
+    def expected_param_count(self, env: Mapping[str, Value]) -> int:
+        return int(self.param_count.evaluate(env))
+
+    def budget(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int]) -> float:
+        """Number of rounding steps an output may accumulate (the error budget's n) for this input."""
+        batch, channels, height, width = input_shape
+        return float(self.error_budget.evaluate({**env, "B": batch, "C": channels, "H": height, "W": width}))
+
+    def invariant(self, invariant_id: str) -> InvariantUse | None:
+        return next((i for i in self.invariants if i.id == invariant_id), None)
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: Path
+    blocks: Mapping[str, BlockSpec]
+    invariants: Mapping[str, Mapping[str, str]]
+
+    def block(self, name: str) -> BlockSpec:
+        try:
+            return self.blocks[name]
+        except KeyError:
+            raise DomainError(f"unknown block {name!r} (known: {', '.join(self.blocks)})") from None
+
+
+# ---------------------------------------------------------------- loading and validation
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _schema_error(err: jsonschema.ValidationError, path: Path, lines: Mapping[Location, int]) -> SpecError:
+    where = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        if extra:
+            known = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+            return SpecError(path, _line_of(lines, where + (extra[0],)), f"{_dotted(where)}: unknown key {extra[0]!r}{known}")
+    return SpecError(path, _line_of(lines, where), f"{_dotted(where)}: {err.message}")
+
+
+def load_spec(path: Path | str | None = None) -> Spec:
+    """Read, validate and freeze a spec file (the bundled one by default)."""
+    path = Path(path) if path is not None else DEFAULT_SPEC
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(path, None, f"cannot read the spec: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(path, None, f"the spec is not UTF-8 text: {err}") from None
+    data, lines = _load_yaml(text, path)
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(data),
+        key=lambda e: (_line_of(lines, tuple(e.absolute_path)) or 0, -len(e.absolute_path)),
+    )
+    if errors:
+        deepest = jsonschema.exceptions.best_match(errors)
+        raise _schema_error(deepest, path, lines)
+    return _Builder(path, data, lines).build()
+
+
+class _Builder:
+    """Turns validated data into records, checking what a schema cannot: formulas and figures."""
+
+    def __init__(self, path: Path, data: dict, lines: Mapping[Location, int]):
+        self.path, self.data, self.lines = path, data, lines
+
+    def fail(self, where: Location, message: str) -> SpecError:
+        return SpecError(self.path, _line_of(self.lines, where), f"{_dotted(where)}: {message}")
+
+    def formula(self, value: object, where: Location) -> Expr:
+        try:
+            return Expr.parse(value)
+        except ExprError as err:
+            raise self.fail(where, err.args[0]) from None
+
+    def evaluate(self, expr: Expr, env: Mapping[str, Value], where: Location) -> Value:
+        try:
+            return expr.evaluate(env)
+        except ExprError as err:
+            raise self.fail(where, err.args[0]) from None
+
+    def build(self) -> Spec:
+        catalogue = self.data["invariants"]
+        blocks = {name: self.block(name, raw, catalogue) for name, raw in self.data["blocks"].items()}
+        for block in blocks.values():
+            for stage in block.stages:
+                if stage not in blocks:
+                    raise self.fail(("blocks", block.name, "stages"), f"unknown stage block {stage!r}")
+        return Spec(self.path, MappingProxyType(blocks), MappingProxyType(catalogue))
+
+    def block(self, name: str, raw: dict, catalogue: Mapping[str, Mapping[str, str]]) -> BlockSpec:
+        at: Location = ("blocks", name)
+        params = tuple(
+            Param(p, spec["doc"], spec["min"], spec.get("max"), spec.get("default"), spec.get("odd", False))
+            for p, spec in raw["params"].items()
+        )
+        for p in params:
+            if p.default is not None and p.check(p.default):
+                raise self.fail(at + ("params", p.name, "default"), f"default is outside the range: {p.check(p.default)}")
+        variants = []
+        for v, spec in raw["variants"].items():
+            choices = tuple(spec.get("choices", ()))
+            if choices and spec["default"] not in choices:
+                raise self.fail(at + ("variants", v, "default"), f"default {spec['default']!r} is not among the choices")
+            variants.append(Variant(v, spec["default"], spec["doc"], choices))
+        clash = {p.name for p in params} & {v.name for v in variants}
+        if clash:
+            raise self.fail(at + ("variants",), f"{sorted(clash)[0]!r} is both a parameter and a variant option")
+        invariants = []
+        for inv, use in raw["invariants"].items():
+            if inv not in catalogue:
+                raise self.fail(at + ("invariants", inv), f"unknown invariant {inv!r} (declared: {', '.join(catalogue)})")
+            args = {k: self.formula(v, at + ("invariants", inv, k)) for k, v in use.items() if k not in ("unless", "axis")}
+            unless = self.formula(use["unless"], at + ("invariants", inv, "unless")) if "unless" in use else None
+            invariants.append(
+                InvariantUse(inv, catalogue[inv]["statement"], catalogue[inv]["source"], unless,
+                             MappingProxyType({**args, **({"axis": use["axis"]} if "axis" in use else {})}))
+            )
+        oracle = dict(raw["oracle"])
+        if oracle["gate"] in ("channel", "spatial") and not {"pools", "mixer"} <= oracle.keys():
+            raise self.fail(at + ("oracle",), f"a {oracle['gate']} gate needs 'pools' and 'mixer'")
+        if oracle["gate"] == "sequence" and not raw.get("stages"):
+            raise self.fail(at + ("oracle",), "a sequence needs the block's 'stages'")
+        if "residual" in oracle:
+            oracle["residual"] = self.formula(oracle["residual"], at + ("oracle", "residual"))
+        block = BlockSpec(
+            name=name,
+            title=raw["title"],
+            paper=raw["paper"],
+            documents=raw["documents"],
+            factory=raw["factory"],
+            params=params,
+            domain=tuple(
+                DomainRule(self.formula(r["check"], at + ("domain", i, "check")), r["why"])
+                for i, r in enumerate(raw["domain"])
+            ),
+            derived=tuple((k, self.formula(v, at + ("derived", k))) for k, v in raw["derived"].items()),
+            weights=tuple(
+                Weight(
+                    w["name"],
+                    tuple(self.formula(d, at + ("weights", i, "shape", j)) for j, d in enumerate(w["shape"])),
+                    self.formula(w["when"], at + ("weights", i, "when")) if "when" in w else None,
+                )
+                for i, w in enumerate(raw["weights"])
+            ),
+            param_count=self.formula(raw["param_count"], at + ("param_count",)),
+            error_budget=self.formula(raw["error_budget"], at + ("error_budget",)),
+            oracle=MappingProxyType(oracle),
+            invariants=tuple(invariants),
+            variants=tuple(variants),
+            stages=tuple(raw.get("stages", ())),
+            figures=MappingProxyType(raw["figures"]) if "figures" in raw else None,
+            source=f"{self.path}:{_line_of(self.lines, at)}",
+        )
+        self.check_formulas(block, at)
+        return block
+
+    def sample_settings(self, block: BlockSpec) -> list[tuple[dict[str, int], dict[str, Value]]]:
+        """A few points of the domain, under the plain spec and with each variant option switched."""
+        base = dict(block.defaults)
+        for p in block.params:
+            if p.default is None:
+                base[p.name] = max(p.minimum, 64)
+        variants: list[dict[str, Value]] = [{}]
+        for v in block.variants:
+            if isinstance(v.default, bool):
+                variants.append({v.name: not v.default})
+            elif v.choices:
+                variants.extend({v.name: c} for c in v.choices if c != v.default)
+            elif isinstance(v.default, int):
+                variants.append({v.name: v.default + 3})
+        return [(base, variant) for variant in variants]
+
+    def check_formulas(self, block: BlockSpec, at: Location) -> None:
+        """Evaluate every formula at sample points, so unknown names and bad arithmetic surface now."""
+        for kwargs, variant in self.sample_settings(block):
+            env: dict[str, Value] = {p.name: kwargs[p.name] for p in block.params}
+            env.update(block.check_variant(variant))
+            for name, expr in block.derived:
+                env[name] = self.evaluate(expr, env, at + ("derived", name))
+            for i, rule in enumerate(block.domain):
+                self.evaluate(rule.check, env, at + ("domain", i, "check"))
+            shapes: dict[str, int] = {}
+            for i, w in enumerate(block.weights):
+                if w.when is None or self.evaluate(w.when, env, at + ("weights", i, "when")):
+                    dims = [self.evaluate(d, env, at + ("weights", i, "shape", j)) for j, d in enumerate(w.shape)]
+                    shapes[w.name] = math.prod(int(d) for d in dims)
+            count = self.evaluate(block.param_count, env, at + ("param_count",))
+            if count != sum(shapes.values()):
+                raise self.fail(
+                    at + ("param_count",),
+                    f"param_count gives {count} but the weights add up to {sum(shapes.values())} "
+                    f"at {kwargs} variant {variant or 'plain'}",
+                )
+            self.evaluate(block.error_budget, {**env, "B": 2, "C": env.get("C", 8), "H": 3, "W": 5}, at + ("error_budget",))
+            for inv in block.invariants:
+                for key, expr in [("unless", inv.unless), *inv.args.items()]:
+                    if isinstance(expr, Expr):
+                        self.evaluate(expr, env, at + ("invariants", inv.id, key))
+            if "residual" in block.oracle:
+                self.evaluate(block.oracle["residual"], env, at + ("oracle", "residual"))
+        if block.figures is not None:
+            self.check_figures(block, at)
+
+    def check_figures(self, block: BlockSpec, at: Location) -> None:
+        """The documented torchstat figures must agree with the block's own formulas."""
+        figures = block.figures or {}
+        kwargs = dict(block.defaults)
+        if "in_channel" in {p.name for p in block.params}:
+            kwargs["in_channel"] = figures["input"][0]
+        env = block.env(kwargs)
+        expected = block.expected_param_count(env)
+        total = figures["totals"]["params"]
+        if total != expected:
+            raise self.fail(
+                at + ("figures", "totals", "params"),
+                f"documented {total} parameters, but param_count gives {expected} at {kwargs}",
+            )
+        layer_sum = sum(layer["params"] for layer in figures["layers"])
+        if layer_sum != total:
+            raise self.fail(at + ("figures", "layers"), f"the layers' parameters add up to {layer_sum}, not {total}")
