@@ -1,0 +1,83 @@
+"""What can be certified: a path to an adapter file, an importable module, or a bundled name.
+
+Resolution (``resolve``) runs in the parent without importing anything; loading (``load_adapter``)
+runs in the worker, where the implementation's import-time errors cannot hurt the harness.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+IMPL_DIR = Path(__file__).resolve().parent.parent / "impl"
+FACTORY_NAMES = ("se", "eca", "channel_attention", "spatial_attention", "cbam")
+
+
+class TargetError(Exception):
+    """The target cannot be found or imported (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    label: str  # as printed and stored in the certificate
+    path: str | None = None  # an adapter file
+    module: str | None = None  # or an importable module name
+
+
+def bundled_targets() -> dict[str, Path]:
+    """impl/*.py not starting with '_', by stem: the names `attncert certify NAME` accepts."""
+    if not IMPL_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(IMPL_DIR.glob("*.py")) if not p.name.startswith("_")}
+
+
+def resolve(target: str) -> TargetRef:
+    path = Path(target)
+    if target.endswith(".py") or path.suffix or "/" in target or path.is_file():
+        if not path.is_file():
+            raise TargetError(f"no such adapter file: {target}")
+        return TargetRef(label=target, path=str(path.resolve()))
+    bundled = bundled_targets()
+    if target in bundled:
+        return TargetRef(label=target, path=str(bundled[target]))
+    if importlib.util.find_spec(target.split(".")[0]) is None:
+        names = ", ".join(bundled) or "none"
+        raise TargetError(f"{target!r} is neither a file, a bundled implementation ({names}) nor an importable module")
+    return TargetRef(label=target, module=target)
+
+
+def import_target(ref: TargetRef):
+    """Import the adapter's module (a file under a private name, so impl/timm.py never shadows timm)."""
+    if ref.module is not None:
+        return importlib.import_module(ref.module)
+    path = Path(ref.path or "")
+    name = f"attncert_target_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))  # sibling helpers importable, installed packages first
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_adapter(ref: TargetRef, source: object | None = None):
+    """The Adapter of a target: its factories, load_<block> hooks and declared VARIANTS."""
+    from .subject import Adapter
+
+    module = source if source is not None else import_target(ref)
+    if isinstance(module, dict):
+        namespace = module
+    else:
+        namespace = vars(module)
+    factories = {name: namespace[name] for name in FACTORY_NAMES if callable(namespace.get(name))}
+    loaders = {name: namespace[f"load_{name}"] for name in FACTORY_NAMES if callable(namespace.get(f"load_{name}"))}
+    variants = namespace.get("VARIANTS") or {}
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise TargetError(f"{ref.label}: VARIANTS must be a dict of block name -> dict of variant options")
+    return Adapter(ref.label, factories, loaders, variants)

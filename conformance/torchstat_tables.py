@@ -1,0 +1,563 @@
+"""``attncert stat``: the documents' torchstat tables, reproduced on pandas >= 2 and cross-checked.
+
+The documents print ``torchstat.stat(model, input_size=[32, 16, 16])`` for SE, ECA and CBAM. That
+call no longer works: torchstat 0.0.7's report uses ``DataFrame.append``, removed in pandas 2.0.
+This module runs torchstat's own measuring path, ``ModelStat(model, input_size,
+query_granularity=1)._analyze_model()``, on the reference implementation (impl/reference.py, whose
+submodule names and order are the documents'), and builds the rows from the collected nodes itself:
+
+- totals are real column sums (torchstat's total row takes MemRead/MemWrite from the last row only);
+- every layer also gets the FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts, which
+  include the Conv1d that torchstat skips (its convention: 2 FLOPs per multiply-accumulate);
+- at the documents' input [32, 16, 16] every figure is compared with the spec's ``figures``; at
+  any input the parameter count is compared with the spec's ``param_count`` formula.
+
+``build_tables`` returns records for tests and tools; ``main_stat`` prints them. Importing this
+module is cheap: torch, torchstat and the spec are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import io
+import sys
+import typing
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+BLOCKS = ("se", "eca", "cbam")
+DOCUMENTED_INPUT = (32, 16, 16)
+REFERENCE_PATH = Path(__file__).resolve().parent.parent / "impl" / "reference.py"
+FIELDS = ("params", "madd", "flops", "memread", "memwrite")  # per-layer figures the documents print
+TOTAL_FIELDS = ("params", "madd", "flops", "memrw")  # total figures the spec records
+
+# Module types whose torchstat "Flops" are multiply-accumulates, so FlopCounterMode must count 2x.
+_MAC_TYPES = ("Linear", "Conv2d")
+
+NOTES = (
+    "torchstat 0.0.7's stat() crashes on pandas >= 2 (its report calls DataFrame.append, removed in "
+    "pandas 2.0). Workaround: attncert runs torchstat's measuring path, ModelStat(model, input_size, "
+    "query_granularity=1)._analyze_model(), and builds the table from the collected nodes itself "
+    "(torchstat's per-module prints are suppressed and the __call__ hooks it leaves on the layer "
+    "classes are removed afterwards).",
+    "torchstat's total row takes MemRead(B) and MemWrite(B) from the last row only (a leftover loop "
+    "variable), which is why the documents' total rows show 0.0 for both (the last row, sigmoid, is "
+    "not measured). Workaround: the 'total' row here holds real column sums; the 'torchstat total' "
+    "row shows what torchstat itself would print. Its MemR+W(B) total is a real sum, so that figure "
+    "matches the documents.",
+    "torchstat has no formulas for Conv1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d or Sigmoid: those "
+    "rows show 0 MAdd, 0 Flops and 0 memory (marked '*'). ECA's only computing layer is a Conv1d, "
+    "so torchstat reports ECA as free (0 MAdd, 0 Flops); its real cost is C * k multiply-adds.",
+    "torchstat's conventions: MAdd counts multiplications plus additions (Linear: out * (2 * in - 1); "
+    "Conv2d: (2 * k * k * Cin - 1) * Cout * H * W without bias); Flops counts multiply-accumulates "
+    "(Linear: in * out; Conv2d: k * k * Cin * Cout * H * W), i.e. MACs; ReLU counts one per element.",
+    "FlopCounter: torch.utils.flop_counter.FlopCounterMode over one forward pass (batch 1, as "
+    "torchstat). It counts only matmul and convolution ops (also Conv1d), never elementwise ones "
+    "(pooling, ReLU, sigmoid, the gating multiply), at 2 FLOPs per multiply-accumulate (2 * m * n * k "
+    "for a matmul; every output position of a convolution, zero padding included), summed over all "
+    "calls of the layer. 'FC check' verifies FlopCounter == 2 * Flops * calls on the Linear and "
+    "Conv2d rows (torchstat's Flops are MACs); '-' where the two tools count different things.",
+    "calls: how often the layer runs in one forward pass. torchstat keeps the figures of the last "
+    "call only, so CBAM's shared MLP (fc1, fc2, relu: run on the max- and on the average-pooled "
+    "vector) is counted once by torchstat and twice by FlopCounterMode.",
+)
+
+
+# ---------------------------------------------------------------- records
+@dataclass(frozen=True)
+class LayerRow:
+    """One leaf module as torchstat measures it (batch 1), plus FlopCounterMode's count."""
+
+    name: str
+    kind: str  # the module's class name
+    input_shape: tuple[int, ...]  # without the batch dimension, as torchstat prints it
+    output_shape: tuple[int, ...]
+    params: int
+    memory_mb: float  # torchstat's memory(MB): output elements * 4 bytes
+    madd: int
+    flops: int
+    memread: int  # bytes
+    memwrite: int  # bytes
+    counted: bool  # torchstat has formulas for this module type
+    calls: int  # how often the layer ran in one forward pass
+    flop_counter: int  # FlopCounterMode FLOPs, all calls together
+    flop_counter_check: bool | None  # flop_counter == 2 * flops * calls (Linear/Conv2d rows), else None
+    documented: Mapping[str, Any] | None = None  # the documents' row (spec figures), at their input
+    doc_mismatches: tuple[str, ...] = ()  # fields that differ from the documents' row
+
+    @property
+    def memrw(self) -> int:
+        return self.memread + self.memwrite
+
+    @property
+    def matches_documents(self) -> bool | None:
+        return None if self.documented is None else not self.doc_mismatches
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    madd: int
+    flops: int
+    memread: int
+    memwrite: int
+    memrw: int
+    flop_counter: int | None = None
+
+
+@dataclass(frozen=True)
+class BlockTable:
+    """A block's torchstat table at one input size, with its checks."""
+
+    block: str
+    title: str
+    kwargs: Mapping[str, int]
+    input_chw: tuple[int, int, int]
+    rows: tuple[LayerRow, ...]
+    totals: Totals  # real column sums
+    torchstat_totals: Totals  # the total row as torchstat's report prints it (MemRead/MemWrite of the last row)
+    flop_counter_total: int  # FlopCounterMode's total for the whole forward pass
+    flop_counter_by_op: Mapping[str, int]
+    spec_param_count: int  # the spec's param_count formula at these kwargs
+    documented: Mapping[str, Any] | None = None  # the spec's figures, when input_chw is theirs
+    doc_total_mismatches: tuple[str, ...] = ()
+    doc_row_problems: tuple[str, ...] = ()  # layers missing, extra or out of order
+    notes: tuple[str, ...] = field(default=())
+
+    def row(self, name: str) -> LayerRow:
+        return next(r for r in self.rows if r.name == name)
+
+    @property
+    def params_match_spec(self) -> bool:
+        return self.totals.params == self.spec_param_count
+
+    @property
+    def flop_counter_ok(self) -> bool:
+        return all(r.flop_counter_check is not False for r in self.rows) and self.flop_counter_total == sum(
+            r.flop_counter for r in self.rows
+        )
+
+    @property
+    def matches_documents(self) -> bool | None:
+        if self.documented is None:
+            return None
+        return not (self.doc_total_mismatches or self.doc_row_problems or any(r.doc_mismatches for r in self.rows))
+
+    @property
+    def ok(self) -> bool:
+        return self.params_match_spec and self.flop_counter_ok and self.matches_documents is not False
+
+
+# ---------------------------------------------------------------- measuring
+@functools.lru_cache(maxsize=1)
+def _reference():
+    """impl/reference.py, loaded by path (impl/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("attncert_stat_reference", REFERENCE_PATH)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the reference implementation {REFERENCE_PATH}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=1)
+def _torchstat():
+    """Import torchstat without keeping the pandas display options it sets globally on import."""
+    try:
+        import pandas as pd
+    except ImportError:  # torchstat imports pandas itself; let that error speak
+        pd = None
+    names = ("display.width", "display.max_rows", "display.max_columns")
+    saved = {n: pd.get_option(n) for n in names} if pd is not None else {}
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torchstat import ModelStat
+    for name, value in saved.items():
+        pd.set_option(name, value)
+    return ModelStat
+
+
+def _torchstat_nodes(model, input_chw: tuple[int, int, int]) -> tuple[list, str]:
+    """torchstat's collected nodes (query_granularity=1) and what it printed while measuring.
+
+    torchstat's ModelHook replaces ``__call__`` on every leaf module class and never puts it back,
+    which would leave e.g. every nn.Linear in the process measuring itself; the classes are restored.
+    """
+    ModelStat = _torchstat()
+    classes = {type(m) for m in model.modules() if not list(m.children())}
+    missing = object()
+    saved = {cls: cls.__dict__.get("__call__", missing) for cls in classes}
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nodes = ModelStat(model, list(input_chw), query_granularity=1)._analyze_model()
+    finally:
+        for cls, original in saved.items():
+            if original is missing:
+                if "__call__" in cls.__dict__:
+                    delattr(cls, "__call__")
+            else:
+                setattr(cls, "__call__", original)
+    return nodes, printed.getvalue()
+
+
+def _flop_counter(model, input_chw: tuple[int, int, int]) -> tuple[int, dict[str, int], dict[str, int], dict[str, int]]:
+    """FlopCounterMode over one forward pass: total, per op, per leaf module name; and calls per module."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    calls: dict[str, int] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            calls[name] = 0
+
+            def hook(_module, _inputs, _output, name=name):
+                calls[name] += 1
+
+            handles.append(module.register_forward_hook(hook))
+    try:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(torch.zeros(1, *input_chw))
+    finally:
+        for handle in handles:
+            handle.remove()
+    counts = counter.get_flop_counts()
+    root = type(model).__name__
+    per_module = {name: int(sum(counts.get(f"{root}.{name}", {}).values())) for name in calls}
+    by_op = {str(op): int(n) for op, n in counts.get("Global", {}).items()}  # e.g. "aten.mm"
+    return int(counter.get_total_flops()), by_op, per_module, calls
+
+
+def _block_kwargs(block, input_chw: tuple[int, int, int]) -> dict[str, int]:
+    kwargs = {"in_channel": input_chw[0]}
+    kwargs.update((k, v) for k, v in block.defaults.items() if k != "in_channel")
+    return kwargs
+
+
+def _check_input(input_chw) -> tuple[int, int, int]:
+    try:
+        chw = tuple(input_chw)
+    except TypeError:
+        raise ValueError(f"the input size must be C,H,W, got {input_chw!r}") from None
+    if len(chw) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) for d in chw):
+        raise ValueError(f"the input size must be three integers C,H,W, got {input_chw!r}")
+    if min(chw) < 1:
+        raise ValueError(f"C, H and W must be at least 1, got {list(chw)}")
+    return chw  # type: ignore[return-value]
+
+
+def parse_chw(text: str) -> tuple[int, int, int]:
+    """``"32,16,16"`` (or ``"32x16x16"``, ``"[32, 16, 16]"``) -> (32, 16, 16); ValueError otherwise."""
+    cleaned = text.strip().strip("[]()").replace("x", ",").replace("X", ",")
+    parts = [p.strip() for p in cleaned.split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--input takes C,H,W (three integers), got {text!r}") from None
+    return _check_input(values)
+
+
+def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
+    kwargs = _block_kwargs(block, input_chw)
+    why = block.domain_violation(kwargs)
+    if why:
+        raise ValueError(f"{block.name} at input {list(input_chw)}: {why}")
+    factory = getattr(_reference(), block.factory)
+    import torch
+
+    # Building the modules and torchstat's random input draw from torch's global generator; the
+    # figures do not depend on the values, and the caller's random state is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        nodes, printed = _torchstat_nodes(factory(**kwargs), input_chw)
+        model = factory(**kwargs)
+        fc_total, fc_by_op, fc_per_module, calls = _flop_counter(model, input_chw)
+    modules = dict(model.named_modules())
+    unsupported = {line.split(":", 1)[1].split()[0] for line in printed.splitlines() if line.startswith("[") and ":" in line}
+
+    documented = None
+    if block.figures is not None and tuple(block.figures["input"]) == input_chw:
+        documented = block.figures
+    doc_layers = {layer["name"]: layer for layer in documented["layers"]} if documented else {}
+
+    rows = []
+    for node in nodes:
+        module = modules[node.name]
+        kind = type(module).__name__
+        memread, memwrite = (int(v) for v in node.Memory)
+        flops = int(node.Flops)
+        n_calls = calls.get(node.name, 0)
+        fc = fc_per_module.get(node.name, 0)
+        check = None
+        if kind in _MAC_TYPES and getattr(module, "bias", None) is None:
+            check = fc == 2 * flops * n_calls
+        values = {
+            "params": int(node.parameter_quantity),
+            "madd": int(node.MAdd),
+            "flops": flops,
+            "memread": memread,
+            "memwrite": memwrite,
+        }
+        doc_row = doc_layers.get(node.name)
+        mismatches = tuple(f for f in FIELDS if doc_row is not None and doc_row.get(f) != values[f])
+        rows.append(
+            LayerRow(
+                name=node.name,
+                kind=kind,
+                input_shape=tuple(int(d) for d in node.input_shape),
+                output_shape=tuple(int(d) for d in node.output_shape),
+                memory_mb=float(node.inference_memory),
+                counted=kind not in unsupported,
+                calls=n_calls,
+                flop_counter=fc,
+                flop_counter_check=check,
+                documented=MappingProxyType(dict(doc_row)) if doc_row is not None else None,
+                doc_mismatches=mismatches,
+                **values,
+            )
+        )
+
+    totals = Totals(
+        params=sum(r.params for r in rows),
+        madd=sum(r.madd for r in rows),
+        flops=sum(r.flops for r in rows),
+        memread=sum(r.memread for r in rows),
+        memwrite=sum(r.memwrite for r in rows),
+        memrw=sum(r.memrw for r in rows),
+        flop_counter=sum(r.flop_counter for r in rows),
+    )
+    last = rows[-1] if rows else None
+    torchstat_totals = Totals(
+        params=totals.params,
+        madd=totals.madd,
+        flops=totals.flops,
+        memread=last.memread if last else 0,
+        memwrite=last.memwrite if last else 0,
+        memrw=totals.memrw,
+    )
+
+    doc_total_mismatches: tuple[str, ...] = ()
+    doc_row_problems: list[str] = []
+    if documented is not None:
+        doc_totals = documented["totals"]
+        doc_total_mismatches = tuple(f for f in TOTAL_FIELDS if f in doc_totals and doc_totals[f] != getattr(totals, f))
+        ours, theirs = [r.name for r in rows], [layer["name"] for layer in documented["layers"]]
+        for name in theirs:
+            if name not in ours:
+                doc_row_problems.append(f"the documents' layer {name} is missing")
+        for name in ours:
+            if name not in theirs:
+                doc_row_problems.append(f"layer {name} is not in the documents' table")
+        if not doc_row_problems and ours != theirs:
+            doc_row_problems.append(f"layer order {ours} differs from the documents' {theirs}")
+
+    notes = []
+    if "note" in (block.figures or {}):
+        notes.append(str(block.figures["note"]))
+    for r in rows:
+        if r.kind == "Conv1d":
+            k = modules[r.name].kernel_size[0]
+            notes.append(
+                f"{r.name} (Conv1d, kernel {k}): FlopCounterMode counts {r.flop_counter:,} = "
+                f"2 * C * k = 2 * {input_chw[0]} * {k} FLOPs, where torchstat counts 0."
+            )
+        if r.calls > 1 and r.counted:
+            notes.append(f"{r.name} runs {r.calls} times per forward pass; torchstat's row counts one call.")
+
+    return BlockTable(
+        block=block.name,
+        title=block.title,
+        kwargs=MappingProxyType(kwargs),
+        input_chw=input_chw,
+        rows=tuple(rows),
+        totals=totals,
+        torchstat_totals=torchstat_totals,
+        flop_counter_total=fc_total,
+        flop_counter_by_op=MappingProxyType(fc_by_op),
+        spec_param_count=block.expected_param_count(block.env(kwargs)),
+        documented=documented,
+        doc_total_mismatches=doc_total_mismatches,
+        doc_row_problems=tuple(doc_row_problems),
+        notes=tuple(notes),
+    )
+
+
+def build_tables(input_chw) -> list[BlockTable]:
+    """torchstat tables of the reference SE, ECA and CBAM (spec defaults, C from the input), in that order.
+
+    Raises ValueError for an input outside the blocks' domain (e.g. C < 4 with ratio 4) and
+    ``conformance.spec.SpecError`` for a spec that cannot be loaded.
+    """
+    chw = _check_input(input_chw)
+    from .spec import load_spec
+
+    spec = load_spec()
+    return [_build_block(spec.block(name), chw) for name in BLOCKS]
+
+
+# ---------------------------------------------------------------- printing
+class _Marks:
+    def __init__(self, out: typing.TextIO):
+        encoding = getattr(out, "encoding", None) or "utf-8"
+        try:
+            "✓✗—·§".encode(encoding)
+            unicode = True
+        except (LookupError, UnicodeEncodeError):
+            unicode = False
+        self.encoding = None if unicode else encoding
+        self.yes, self.no, self.dash, self.dot = ("✓", "✗", "—", "·") if unicode else ("ok", "X", "-", "*")
+
+    def fit(self, text: str) -> str:
+        """Text the output stream can encode (e.g. '§' from the spec on an ASCII terminal)."""
+        if self.encoding is None:
+            return text
+        try:
+            return text.encode(self.encoding, "replace").decode(self.encoding)
+        except LookupError:
+            return text.encode("ascii", "replace").decode("ascii")
+
+    def flag(self, value: bool | None) -> str:
+        return "-" if value is None else (self.yes if value else self.no)
+
+
+def _n(value: int | float) -> str:
+    return f"{value:,}"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return " ".join(str(d) for d in shape)
+
+
+def _grid(headers: list[str], body: list[list[str] | None], left: set[int]) -> list[str]:
+    """Aligned columns; a None in ``body`` draws a rule."""
+    cells_only = [r for r in body if r is not None]
+    widths = [max([len(h)] + [len(r[i]) for r in cells_only]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [line(headers), rule]
+    for cells in body:
+        out.append(rule if cells is None else line(cells))
+    return out
+
+
+def _render_block(table: BlockTable, marks: _Marks) -> list[str]:
+    kwargs = ", ".join(f"{k}={v}" for k, v in table.kwargs.items())
+    documented = table.documented is not None
+    headers = ["module name", "input shape", "output shape", "params", "MAdd", "Flops", "MemRead(B)",
+               "MemWrite(B)", "MemR+W(B)", "calls", "FlopCounter", "FC check"]
+    if documented:
+        headers.append("documents")
+    body: list[list[str] | None] = []
+    for r in table.rows:
+        cells = [r.name + ("" if r.counted else " *"), _shape(r.input_shape), _shape(r.output_shape),
+                 _n(r.params), _n(r.madd), _n(r.flops), _n(r.memread), _n(r.memwrite), _n(r.memrw),
+                 _n(r.calls), _n(r.flop_counter), marks.flag(r.flop_counter_check)]
+        if documented:
+            if r.documented is None:
+                cells.append(f"{marks.no} not documented")
+            elif r.doc_mismatches:
+                cells.append(marks.no + " " + ", ".join(f"{f} {r.documented[f]:,}" for f in r.doc_mismatches))
+            else:
+                cells.append(marks.yes)
+        body.append(cells)
+    body.append(None)
+    t = table.totals
+    total = ["total", "", "", _n(t.params), _n(t.madd), _n(t.flops), _n(t.memread), _n(t.memwrite),
+             _n(t.memrw), "", _n(table.flop_counter_total), marks.flag(table.flop_counter_ok)]
+    if documented:
+        total.append(marks.flag(not table.doc_total_mismatches))
+    body.append(total)
+    s = table.torchstat_totals
+    stat_row = ["torchstat total", "", "", _n(s.params), _n(s.madd), _n(s.flops), _n(s.memread),
+                _n(s.memwrite), _n(s.memrw), "", "", ""]
+    if documented:
+        stat_row.append("")
+    body.append(stat_row)
+    if documented:
+        d = table.documented["totals"]
+        body.append(["documents", "", "", _n(d["params"]), _n(d["madd"]), _n(d["flops"]), "", "",
+                     _n(d["memrw"]), "", "", "", ""])
+    lines = [f"{table.block.upper()} {marks.dash} {table.title}: {table.block}({kwargs})"]
+    lines += _grid(headers, body, left={0, 1, 2, len(headers) - 1} if documented else {0, 1, 2})
+    lines.append(
+        f"params {_n(t.params)} vs the spec's param_count formula {_n(table.spec_param_count)}: "
+        f"{marks.flag(table.params_match_spec)}"
+    )
+    ops = ", ".join(f"{op} {_n(n)}" for op, n in table.flop_counter_by_op.items()) or "no matmul or convolution"
+    lines.append(f"FlopCounterMode total {_n(table.flop_counter_total)} FLOPs ({ops})")
+    if documented:
+        verdict = "all figures equal the documents'" if table.matches_documents else "DIFFERS from the documents"
+        lines.append(f"documents ({table.documented.get('source', 'spec figures')}): {marks.flag(table.matches_documents)} {verdict}")
+        for field_name in table.doc_total_mismatches:
+            lines.append(f"  total {field_name}: {_n(getattr(t, field_name))} here, {_n(table.documented['totals'][field_name])} in the documents")
+        lines += [f"  {problem}" for problem in table.doc_row_problems]
+    lines += [f"note: {note}" for note in table.notes]
+    return lines
+
+
+def main_stat(input_chw: tuple[int, int, int] = DOCUMENTED_INPUT, out: typing.TextIO = sys.stdout) -> int:
+    """Print the torchstat tables of SE, ECA and CBAM at ``input_chw``.
+
+    Exit status: 0 every figure checks out (the documents' figures at their input, the spec's
+    parameter counts, the FlopCounterMode cross-check); 1 some figure differs; 2 a bad input size or
+    an unusable spec.
+    """
+    from .spec import SpecError
+
+    try:
+        chw = _check_input(input_chw)
+        tables = build_tables(chw)
+    except (ValueError, SpecError) as err:
+        print(f"attncert stat: error: {err}", file=out)
+        return 2
+    except ImportError as err:  # torchstat (or pandas, which it imports) missing
+        print(f"attncert stat: error: {err} (attncert stat needs torchstat==0.0.7)", file=out)
+        return 2
+    marks = _Marks(out)
+    documented = chw == DOCUMENTED_INPUT
+    lines = [
+        f"attncert stat {marks.dash} torchstat 0.0.7 tables of impl/reference.py at input "
+        f"[C, H, W] = {list(chw)} (batch 1)",
+        "",
+    ]
+    for table in tables:
+        lines += _render_block(table, marks)
+        lines.append("")
+    lines.append("Notes")
+    lines += [f"{i}. {note}" for i, note in enumerate(NOTES, 1)]
+    lines.append(
+        f"{len(NOTES) + 1}. '*' after a module name: torchstat does not measure that module type. "
+        + (
+            "documents: each row and total compared with the documents' torchstat tables (the spec's "
+            "figures); the documents' total rows print no real MemRead/MemWrite sums (note 2)."
+            if documented
+            else f"The documents' figures are for input {list(DOCUMENTED_INPUT)}; at {list(chw)} only "
+            "the parameter counts are checked, against the spec's param_count formula."
+        )
+    )
+    ok = all(t.ok for t in tables)
+    lines.append("")
+    if documented:
+        same = all(t.matches_documents for t in tables)
+        lines.append(
+            f"{marks.flag(ok)} "
+            + ("every figure equals the documents'" if same else "some figures differ from the documents'")
+            + ("" if all(t.flop_counter_ok and t.params_match_spec for t in tables) else "; some cross-checks fail")
+        )
+    else:
+        lines.append(f"{marks.flag(ok)} " + ("parameter counts match the spec and FlopCounterMode agrees" if ok else "some cross-checks fail"))
+    out.write(marks.fit("\n".join(lines) + "\n"))
+    return 0 if ok else 1
+
+
+__all__ = ["BlockTable", "LayerRow", "Totals", "build_tables", "main_stat", "parse_chw"]

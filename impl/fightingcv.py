@@ -1,0 +1,168 @@
+"""attncert adapter for fightingcv-attention (External-Attention-pytorch, the PyPI package
+``fightingcv-attention``, module ``fightingcv_attention``).
+
+Blocks (line numbers: fightingcv-attention 1.0.0, fightingcv_attention/attention/):
+
+- ``se``: ``SEAttention(channel=in_channel, reduction=ratio)`` (SEAttention.py:8-39): the documents' SE,
+  no variant.
+- ``eca``: ``ECAAttention()`` (ECAAttention.py:9-37) with its default ``kernel_size=3``: the class takes no
+  channel count, so in_channel, b and gamma are not used. Declared: ``fixed_kernel=3`` (line 11,
+  ``def __init__(self, kernel_size=3)``) and ``bias=True`` (line 14, ``nn.Conv1d(1, 1, ...)`` with
+  Conv1d's default bias).
+- ``channel_attention`` / ``spatial_attention``: CBAM.py's ``ChannelAttention`` (lines 8-26) and
+  ``SpatialAttention`` (lines 28-40) return the gate (shape [B, C, 1, 1] and [B, 1, H, W]), not the gated
+  input; the adapter applies each the way the library's own CBAMBlock does (lines 69-70,
+  ``out = x * self.ca(x)``, ``out = out * self.sa(out)``). Declared for spatial attention:
+  ``conv_bias=True`` (line 31, ``nn.Conv2d(2, 1, kernel_size=..., padding=kernel_size // 2)`` with the
+  default bias). Channel attention has no variant (bias-free 1x1 convs, hidden C // reduction).
+- ``cbam``: ``CBAMBlock(channel=in_channel, reduction=ratio, kernel_size=kernel_size)`` (lines 44-71).
+  Declared: ``conv_bias=True`` (as above) and ``residual=True`` (lines 68 and 71, ``residual = x`` ...
+  ``return out + residual``).
+
+The 1x1 convolutions take the canonical linear weights reshaped to [out, in, 1, 1].
+"""
+
+import importlib
+import os
+import sys
+
+import torch
+from torch import nn
+
+
+def _import_library(package: str, pip_name: str, modules: tuple):
+    """Import the installed ``package`` (and ``modules`` from it), never a file of this folder.
+
+    The harness loads this file under a private module name and may put impl/ on sys.path, where
+    this very file is called ``timm.py``: hide that folder while importing so ``timm`` is the
+    library, and say which pip package to install when it is missing.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def shadows(entry) -> bool:
+        try:
+            return os.path.samefile(entry or os.curdir, here)
+        except (OSError, TypeError):
+            return False
+
+    removed = [(i, entry) for i, entry in enumerate(sys.path) if shadows(entry)]
+    for i, _ in reversed(removed):
+        del sys.path[i]
+    stale = sys.modules.get(package)
+    if stale is not None and shadows(os.path.dirname(os.path.abspath(getattr(stale, "__file__", None) or os.sep))):
+        del sys.modules[package]  # a file of this folder was imported under the library's name
+    try:
+        return [importlib.import_module(name) for name in modules]
+    except ModuleNotFoundError as err:
+        adapter = os.path.splitext(os.path.basename(__file__))[0]
+        if err.name == package:
+            raise ModuleNotFoundError(
+                f"attncert's {adapter} adapter needs the package {pip_name!r}: pip install {pip_name}", name=package
+            ) from None
+        raise ModuleNotFoundError(
+            f"attncert's {adapter} adapter could not import {package}: it needs {err.name!r} ({err})", name=err.name
+        ) from err
+    finally:
+        for i, entry in removed:
+            sys.path.insert(i, entry)
+
+
+_se_attention, _eca_attention, _cbam = _import_library(
+    "fightingcv_attention",
+    "fightingcv-attention",
+    (
+        "fightingcv_attention.attention.SEAttention",
+        "fightingcv_attention.attention.ECAAttention",
+        "fightingcv_attention.attention.CBAM",
+    ),
+)
+
+VARIANTS = {
+    "eca": {"fixed_kernel": 3, "bias": True},
+    "spatial_attention": {"conv_bias": True},
+    "cbam": {"conv_bias": True, "residual": True},
+}
+
+
+class Gated(nn.Module):
+    """x * gate(x): how fightingcv's CBAMBlock applies its ChannelAttention and SpatialAttention."""
+
+    def __init__(self, gate: nn.Module):
+        super().__init__()
+        self.gate = gate
+
+    def forward(self, x):
+        return x * self.gate(x)
+
+
+def se(*, in_channel: int, ratio: int = 4):
+    return _se_attention.SEAttention(channel=in_channel, reduction=ratio)
+
+
+def eca(*, in_channel: int, b: int = 1, gamma: int = 2):
+    return _eca_attention.ECAAttention()
+
+
+def channel_attention(*, in_channel: int, ratio: int = 4):
+    return Gated(_cbam.ChannelAttention(channel=in_channel, reduction=ratio))
+
+
+def spatial_attention(*, kernel_size: int = 7):
+    return Gated(_cbam.SpatialAttention(kernel_size=kernel_size))
+
+
+def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
+    return _cbam.CBAMBlock(channel=in_channel, reduction=ratio, kernel_size=kernel_size)
+
+
+# ---------------------------------------------------------------- weight transfer: names only
+def _load(module, state, names):
+    """Copy ``state[canonical]`` into the parameter ``names[canonical]``, reshaped (same element count).
+
+    Every parameter of the module must be covered and every canonical tensor used, else ValueError.
+    """
+    params = dict(module.named_parameters())
+    wanted = {canonical: target for canonical, target in names.items() if target in params}
+    uncovered = sorted(set(params) - set(wanted.values()))
+    if uncovered:
+        raise ValueError(f"parameters {uncovered} of the module have no canonical counterpart")
+    missing = sorted(c for c in wanted if c not in state)
+    extra = sorted(set(state) - set(wanted))
+    if missing or extra:
+        raise ValueError(
+            f"the canonical state lacks {missing} / has unused {extra} for this module "
+            f"(parameters {[(n, list(p.shape)) for n, p in params.items()]})"
+        )
+    with torch.no_grad():
+        for canonical, target in wanted.items():
+            param, tensor = params[target], state[canonical]
+            if param.numel() != tensor.numel():
+                raise ValueError(f"{canonical} {list(tensor.shape)} does not fit {target} {list(param.shape)}")
+            param.copy_(tensor.reshape(param.shape))
+
+
+_MLP = {"fc1.weight": "se.0.weight", "fc1.bias": "se.0.bias", "fc2.weight": "se.2.weight", "fc2.bias": "se.2.bias"}
+_CONV = {"conv.weight": "conv.weight", "conv.bias": "conv.bias"}
+
+
+def load_se(module, state):
+    _load(module, state, {"fc1.weight": "fc.0.weight", "fc1.bias": "fc.0.bias",
+                          "fc2.weight": "fc.2.weight", "fc2.bias": "fc.2.bias"})
+
+
+def load_eca(module, state):
+    _load(module, state, _CONV)
+
+
+def load_channel_attention(module, state):
+    _load(module, state, {k: f"gate.{v}" for k, v in _MLP.items()})
+
+
+def load_spatial_attention(module, state):
+    _load(module, state, {k: f"gate.{v}" for k, v in _CONV.items()})
+
+
+def load_cbam(module, state):
+    names = {f"channel_attention.{k}": f"ca.{v}" for k, v in _MLP.items()}
+    names.update({f"spatial_attention.{k}": f"sa.{v}" for k, v in _CONV.items()})
+    _load(module, state, names)

@@ -1,0 +1,157 @@
+"""attncert adapter for timm's attention layers (https://github.com/huggingface/pytorch-image-models).
+
+Blocks: ``se`` (``timm.layers.squeeze_excite.SEModule``), ``eca`` (``timm.layers.eca.EcaModule``),
+``channel_attention`` / ``spatial_attention`` / ``cbam`` (``timm.layers.cbam.ChannelAttn``,
+``SpatialAttn``, ``CbamModule``: the original CBAM, not the ``Light*`` variants that pool
+``0.5 * (mean + max)`` into one map). timm's circular ECA, ``CecaModule``, is its own adapter:
+``impl/timm_ceca.py``.
+
+Each factory calls timm's class with its defaults, mapping only the contract's keywords:
+``ratio -> rd_ratio=1/ratio``, ``b -> beta``, ``gamma -> gamma``, ``kernel_size ->
+spatial_kernel_size``. timm's defaults differ from the documents in ways the spec names as
+variants; they are declared in ``VARIANTS`` (line numbers: timm 1.0.31):
+
+- se: ``bias=True`` (squeeze_excite.py:37, ``bias: bool = True``, both 1x1 convs, lines 49 and 52);
+  ``hidden_divisor=8`` (squeeze_excite.py:35 ``rd_divisor=8``; line 48
+  ``make_divisible(channels * rd_ratio, rd_divisor, round_limit=0.)``).
+- eca: ``kernel_min=3`` (eca.py:79-80, ``kernel_size = max(t if t % 2 else t + 1, 3)``).
+- channel_attention: ``hidden_divisor=1`` (cbam.py:29 ``rd_divisor=1``; line 39 rounds
+  ``channels * rd_ratio`` to the nearest integer, not down as ``C // ratio`` does).
+- spatial_attention: ``pool_order="mean_max"`` (cbam.py:90 stacks ``[mean, amax]``);
+  ``batchnorm=True`` (cbam.py:86 ``ConvNormAct(2, 1, k, apply_act=False)``: a bias-free conv, then
+  BatchNorm2d(1)).
+- cbam: the two stages' options together (cbam.py:131-141).
+
+The ``load_<block>`` hooks only copy the canonical tensors onto timm's parameter names, reshaping
+linear weights into 1x1 conv weights; they raise when the canonical state does not cover timm's
+parameters (for instance the plain spec, which has no biases).
+"""
+
+import importlib
+import os
+import sys
+
+import torch
+
+
+def _import_library(package: str, pip_name: str, modules: tuple):
+    """Import the installed ``package`` (and ``modules`` from it), never a file of this folder.
+
+    The harness loads this file under a private module name and may put impl/ on sys.path, where
+    this very file is called ``timm.py``: hide that folder while importing so ``timm`` is the
+    library, and say which pip package to install when it is missing.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def shadows(entry) -> bool:
+        try:
+            return os.path.samefile(entry or os.curdir, here)
+        except (OSError, TypeError):
+            return False
+
+    removed = [(i, entry) for i, entry in enumerate(sys.path) if shadows(entry)]
+    for i, _ in reversed(removed):
+        del sys.path[i]
+    stale = sys.modules.get(package)
+    if stale is not None and shadows(os.path.dirname(os.path.abspath(getattr(stale, "__file__", None) or os.sep))):
+        del sys.modules[package]  # a file of this folder was imported under the library's name
+    try:
+        return [importlib.import_module(name) for name in modules]
+    except ModuleNotFoundError as err:
+        adapter = os.path.splitext(os.path.basename(__file__))[0]
+        if err.name == package:
+            raise ModuleNotFoundError(
+                f"attncert's {adapter} adapter needs the package {pip_name!r}: pip install {pip_name}", name=package
+            ) from None
+        raise ModuleNotFoundError(
+            f"attncert's {adapter} adapter could not import {package}: it needs {err.name!r} ({err})", name=err.name
+        ) from err
+    finally:
+        for i, entry in removed:
+            sys.path.insert(i, entry)
+
+
+_squeeze_excite, _eca, _cbam = _import_library(
+    "timm", "timm", ("timm.layers.squeeze_excite", "timm.layers.eca", "timm.layers.cbam")
+)
+
+VARIANTS = {
+    "se": {"bias": True, "hidden_divisor": 8},
+    "eca": {"kernel_min": 3},
+    "channel_attention": {"hidden_divisor": 1},
+    "spatial_attention": {"pool_order": "mean_max", "batchnorm": True},
+    "cbam": {"hidden_divisor": 1, "pool_order": "mean_max", "batchnorm": True},
+}
+
+
+def se(*, in_channel: int, ratio: int = 4):
+    return _squeeze_excite.SEModule(in_channel, rd_ratio=1.0 / ratio)
+
+
+def eca(*, in_channel: int, b: int = 1, gamma: int = 2):
+    return _eca.EcaModule(channels=in_channel, gamma=gamma, beta=b)
+
+
+def channel_attention(*, in_channel: int, ratio: int = 4):
+    return _cbam.ChannelAttn(in_channel, rd_ratio=1.0 / ratio)
+
+
+def spatial_attention(*, kernel_size: int = 7):
+    return _cbam.SpatialAttn(kernel_size)
+
+
+def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
+    return _cbam.CbamModule(in_channel, rd_ratio=1.0 / ratio, spatial_kernel_size=kernel_size)
+
+
+# ---------------------------------------------------------------- weight transfer: names only
+def _load(module, state, names):
+    """Copy ``state[canonical]`` into the parameter ``names[canonical]``, reshaped (same element count).
+
+    Every parameter of the module must be covered and every canonical tensor used, else ValueError.
+    """
+    params = dict(module.named_parameters())
+    wanted = {canonical: target for canonical, target in names.items() if target in params}
+    uncovered = sorted(set(params) - set(wanted.values()))
+    if uncovered:
+        raise ValueError(f"parameters {uncovered} of the module have no canonical counterpart")
+    missing = sorted(c for c in wanted if c not in state)
+    extra = sorted(set(state) - set(wanted))
+    if missing or extra:
+        raise ValueError(
+            f"the canonical state lacks {missing} / has unused {extra} for this module "
+            f"(parameters {[(n, list(p.shape)) for n, p in params.items()]})"
+        )
+    with torch.no_grad():
+        for canonical, target in wanted.items():
+            param, tensor = params[target], state[canonical]
+            if param.numel() != tensor.numel():
+                raise ValueError(f"{canonical} {list(tensor.shape)} does not fit {target} {list(param.shape)}")
+            param.copy_(tensor.reshape(param.shape))
+
+
+_MLP = {"fc1.weight": "fc1.weight", "fc1.bias": "fc1.bias", "fc2.weight": "fc2.weight", "fc2.bias": "fc2.bias"}
+_SPATIAL = {"conv.weight": "conv.conv.weight", "conv.bias": "conv.conv.bias",
+            "bn.weight": "conv.bn.weight", "bn.bias": "conv.bn.bias"}
+
+
+def load_se(module, state):
+    _load(module, state, _MLP)
+
+
+def load_eca(module, state):
+    _load(module, state, {"conv.weight": "conv.weight", "conv.bias": "conv.bias"})
+
+
+def load_channel_attention(module, state):
+    _load(module, state, _MLP)
+
+
+def load_spatial_attention(module, state):
+    _load(module, state, _SPATIAL)
+
+
+def load_cbam(module, state):
+    names = {f"channel_attention.{k}": f"channel.{v}" for k, v in _MLP.items()}
+    names.update({f"spatial_attention.{k}": f"spatial.{v}" for k, v in _SPATIAL.items()})
+    _load(module, state, names)
