@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
     certify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
     certify.add_argument("--quiet", action="store_true", help="no progress display")
+    certify.add_argument("--verbose", action="store_true", help="list every clause with its timing")
 
     reproduce = commands.add_parser("reproduce", help="replay one failing case and show the implementation's traceback")
     reproduce.add_argument("target")
@@ -126,7 +127,7 @@ def _certify(args) -> int:
             write_json(certificate, json_path)
         if md_path:
             write_atomically(md_path, markdown(certificate.to_json()))
-        print_certificate(certificate.to_json(), json_path)
+        print_certificate(certificate.to_json(), json_path, verbose=args.verbose)
         certificates.append(certificate)
         statuses.append(certificate.exit_status)
         if not any(b.provided for b in certificate.blocks.values()):

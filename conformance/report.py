@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -52,55 +54,72 @@ class Progress:
                 self.failures += 1
 
 
-def print_certificate(certificate: dict, json_path=None) -> None:
+def print_certificate(certificate: dict, json_path=None, verbose: bool = False) -> None:
     env = certificate["environment"]
     console.print(
         f"\n[bold]attncert certificate[/] for [bold]{certificate['implementation']}[/]  "
         f"(torch {env['torch']}, python {env['python']}, cuda {env['cuda'] or 'none'}, "
-        f"profile {env['hypothesis_profile']}, seed {env['seed']})"
+        f"profile {env['hypothesis_profile']}, seed {env['seed']})",
+        soft_wrap=True,
     )
     for name, block in certificate["blocks"].items():
         verdict = block["verdict"]
         if verdict == "absent":
-            console.print(f"\n[dim]{name}: absent (the implementation does not provide it)[/]")
+            console.print(f"[dim]{name:<18} absent (not provided)[/]")
             continue
-        line = f"\n[bold]{name}[/]: [{STATUS_STYLE[verdict]}]{verdict.upper()}[/]"
+        runs = [("", block["clauses"])]
         variant = block.get("variant")
         if variant:
-            line += f"   under declared variant {variant['declared']}: [{STATUS_STYLE[variant['verdict']]}]{variant['verdict'].upper()}[/]"
-        console.print(line)
-        _print_clauses(block["clauses"], variant["clauses"] if variant else None)
+            runs.append((f" under variant {variant['declared']}", variant["clauses"]))
+        for title, clauses in runs:
+            shown = verdict if not title else variant["verdict"]
+            console.print(f"[bold]{name:<18}[/] [{STATUS_STYLE[shown]}]{shown.upper():<5}[/] {_counts(clauses)}{title}", soft_wrap=True)
+            if verbose:
+                _print_clauses(clauses)
+            _print_failures(name, clauses)
         if block.get("not_run"):
-            console.print(f"  [yellow]not run: {', '.join(block['not_run'])}[/]")
-        for title, clauses in [("", block["clauses"])] + ([(" (variant)", variant["clauses"])] if variant else []):
-            for c in clauses:
-                if c["status"] == "fail":
-                    console.print(f"  [bold red]✗ {c['id']}{title}[/]: {c['message']}", markup=True)
-                    if c.get("counterexample") is not None:
-                        console.print(f"      counterexample: {_json(c['counterexample'])}", markup=False)
-                    if c.get("reproduce"):
-                        console.print(f"      reproduce: {c['reproduce']}", markup=False)
+            console.print(f"  [yellow]not run: {', '.join(block['not_run'])}[/]", soft_wrap=True)
     verdicts = [b["verdict"] for b in certificate["blocks"].values() if b["verdict"] != "absent"]
     overall = "PASS" if verdicts and all(v == "pass" for v in verdicts) else "FAIL"
     style = "green" if overall == "PASS" else "bold red"
     complete = "" if certificate.get("complete", True) else " [yellow](incomplete run)[/]"
-    console.print(f"\n[{style}]{overall}[/]{complete}" + (f"  certificate: {json_path}" if json_path else ""))
+    console.print(f"\n[{style}]{overall}[/]{complete}" + (f"  certificate: {json_path}" if json_path else ""), soft_wrap=True)
 
 
-def _print_clauses(plain: list[dict], variant: list[dict] | None) -> None:
+def _counts(clauses: list[dict]) -> str:
+    parts = []
+    for status in ("pass", "fail", "skip"):
+        n = sum(c["status"] == status for c in clauses)
+        if n:
+            word = {"pass": "passed", "fail": "failed", "skip": "skipped"}[status]
+            parts.append(f"{n} {word}")
+    skips = [f"{c['id']}: {c['message']}" for c in clauses if c["status"] == "skip"]
+    return ", ".join(parts) + (f" [dim]({'; '.join(skips)})[/]" if skips else "")
+
+
+def _print_failures(block: str, clauses: list[dict]) -> None:
+    """Each distinct failure in full; clauses failing with the same message are named once."""
+    by_message: dict[str, list[dict]] = {}
+    for c in clauses:
+        if c["status"] == "fail":
+            by_message.setdefault(c["message"], []).append(c)
+    for message, same in by_message.items():
+        first = same[0]
+        console.print(f"  [bold red]✗ {block}::{first['id']}[/] {escape(message)}", soft_wrap=True)
+        if first.get("counterexample") is not None:
+            console.print(f"      counterexample: {json.dumps(first['counterexample'])}", markup=False, soft_wrap=True)
+        if first.get("reproduce"):
+            console.print(f"      reproduce: {first['reproduce']}", markup=False, soft_wrap=True)
+        if len(same) > 1:
+            console.print(f"      [dim]same failure in {len(same) - 1} more clauses: {', '.join(c['id'] for c in same[1:])}[/]", soft_wrap=True)
+
+
+def _print_clauses(clauses: list[dict]) -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 2))
-    table.add_column("clause")
-    table.add_column("plain")
-    if variant is not None:
-        table.add_column("variant")
-    table.add_column("examples", justify="right")
-    by_id = {c["id"]: c for c in variant or []}
-    for c in plain:
-        row = [c["id"], _status(c)]
-        if variant is not None:
-            row.append(_status(by_id[c["id"]]) if c["id"] in by_id else "")
-        row.append(str(c.get("examples", "")))
-        table.add_row(*row)
+    for column in ("clause", "status", "examples", "seconds"):
+        table.add_column(column, justify="right" if column in ("examples", "seconds") else "left")
+    for c in clauses:
+        table.add_row(c["id"], _status(c), str(c.get("examples", "")), f"{c.get('seconds', 0):.2f}")
     console.print(table)
 
 
@@ -110,12 +129,6 @@ def _status(clause: dict) -> str:
     if status == "skip":
         text += f" [dim]({clause['message']})[/]"
     return text
-
-
-def _json(data) -> str:
-    import json
-
-    return json.dumps(data)
 
 
 def print_summary(certificates: list[dict]) -> None:
