@@ -163,7 +163,7 @@ def _reproduce(args) -> int:
     options = RunOptions(timeout=args.timeout, blocks=[block], spec_path=args.spec, database=None, case=case,
                          only=[(block, args.variant, clause)])
     _install_signal_handlers()
-    run = Run(ref, spec, options)
+    run = Run(ref, spec, options, jobs=1)
     try:
         certificate = run.execute()
     except Interrupted as stop:

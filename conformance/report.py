@@ -41,9 +41,11 @@ class Progress:
             self.bar.stop()
 
     def update(self, kind: str, data: dict) -> None:
-        if kind == "plan":
-            if self.enabled:
+        if kind == "plan":  # one per worker: the totals add up
+            if self.enabled and self.task is None:
                 self.task = self.bar.add_task(self.label, total=len(data["tasks"]), current="")
+            elif self.enabled:
+                self.bar.update(self.task, total=self.bar.tasks[0].total + len(data["tasks"]))
         elif kind == "start" and self.enabled and self.task is not None:
             variant = " (variant)" if data["variant"] else ""
             self.bar.update(self.task, current=f"{data['block']}::{data['clause']}{variant}")

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -154,49 +155,70 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent)
 
 
-class Run:
-    """One certification: a target, options, a spec; ``execute`` returns the certificate."""
+def split_blocks(blocks: list[str], jobs: int) -> list[list[str]]:
+    """Spread blocks over ``jobs`` workers, the heaviest (CBAM: two stages) first, round-robin."""
+    cost = {"cbam": 3, "channel_attention": 2}
+    ordered = sorted(blocks, key=lambda b: -cost.get(b, 1))
+    groups = [ordered[i::jobs] for i in range(jobs)]
+    return [g for g in groups if g]
 
-    def __init__(self, ref: TargetRef, spec: Spec, options: RunOptions, progress: Callable[[str, dict], None] | None = None):
-        self.ref, self.spec, self.options = ref, spec, options
-        self.progress = progress or (lambda kind, data: None)
+
+class _Group:
+    """The blocks one worker process handles, and what it has reported so far."""
+
+    def __init__(self, run: "Run", blocks: list[str]):
+        self.run, self.blocks = run, blocks
         self.tasks: list[dict] = []
         self.declared: dict = {}
         self.provided: list[str] | None = None
-        self.results: list[dict] = []
         self.cuda: str | None = None
+        self.results: list[dict] = []
+        self.worker: _Worker | None = None
+        self.error: BaseException | None = None
 
     def job(self) -> dict:
+        options = self.run.options
         return {
-            "target": {"label": self.ref.label, "path": self.ref.path, "module": self.ref.module},
-            "spec": str(self.options.spec_path),
-            "blocks": self.options.blocks or list(self.spec.blocks),
-            "profile": self.options.profile,
-            "seed": self.options.seed,
-            "database": self.options.database,
-            "memory_limit": self.options.memory_limit if self.options.memory_limit is not None else default_memory_limit(),
+            "target": {"label": self.run.ref.label, "path": self.run.ref.path, "module": self.run.ref.module},
+            "spec": str(options.spec_path),
+            "blocks": self.blocks,
+            "profile": options.profile,
+            "seed": options.seed,
+            "database": options.database,
+            "memory_limit": options.memory_limit if options.memory_limit is not None else default_memory_limit(),
             "done": [{k: r[k] for k in ("block", "variant", "clause")} for r in self.results],
-            "case": self.options.case,
-            "only": self.options.only,
+            "case": options.case,
+            "only": options.only,
         }
 
-    def execute(self) -> Certificate:
-        """Run every clause; raises TargetError (exit 2) when the target cannot be loaded at all."""
+    def execute(self) -> None:
         while True:
             results_before = len(self.results)
-            worker = _Worker(self.job())
+            self.worker = _Worker(self.job())
             try:
-                if self._drive(worker):
-                    break
+                if self._drive(self.worker):
+                    return
             finally:
-                worker.kill()
-                worker.close()
+                self.kill()
             if len(self.results) == results_before:
-                raise TargetError(f"{self.ref.label}: the worker keeps dying before running any clause")
-        return self.certificate(complete=True)
+                raise TargetError(f"{self.run.ref.label}: the worker keeps dying before running any clause")
+
+    def execute_in_thread(self) -> None:
+        try:
+            self.execute()
+        except BaseException as err:  # handed to the main thread, which reports it
+            self.error = err
+
+    def kill(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.kill()
+            worker.close()
 
     def _drive(self, worker: _Worker) -> bool:
         """Consume one worker's events. True when the run is finished, False to start a new worker."""
+        timeout = self.run.options.timeout
+        label = self.run.ref.label
         current: dict | None = None
         last_case: dict | None = None
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -205,17 +227,20 @@ class Run:
                 event = worker.next_event(deadline - time.monotonic())
             except TimeoutError:
                 if current is None:
-                    raise TargetError(f"{self.ref.label}: the implementation did not finish importing within {STARTUP_TIMEOUT:.0f} s")
-                self._record_failure(current, f"no result within the {self.options.timeout:g} s timeout (hang or far too slow)", last_case)
+                    raise TargetError(f"{label}: the implementation did not finish importing within {STARTUP_TIMEOUT:.0f} s")
+                self._record_failure(current, f"no result within the {timeout:g} s timeout (hang or far too slow)", last_case)
                 return False
+            except (OSError, ValueError):  # the pipe was closed under us: the run is being aborted
+                return True
             if event is None:  # the worker died
                 reason = worker.exit_reason()
                 tail = worker.output_tail()
                 if self.provided is None:
-                    raise TargetError(f"{self.ref.label}: the worker {reason} while importing the implementation" + (f":\n{tail}" if tail else ""))
+                    raise TargetError(f"{label}: the worker {reason} while importing the implementation" + (f":\n{tail}" if tail else ""))
                 if current is None:
                     return not self._pending()
-                self._record_failure(current, f"the implementation's process {reason} during this clause" + (f"; its last output: {tail.splitlines()[-1]}" if tail else ""), last_case)
+                last_line = f"; its last output: {tail.splitlines()[-1]}" if tail else ""
+                self._record_failure(current, f"the implementation's process {reason} during this clause{last_line}", last_case)
                 return False
             kind = event.get("event")
             if kind == "error":
@@ -224,18 +249,18 @@ class Run:
                 if self.provided is None:
                     self.tasks, self.declared, self.provided = event["tasks"], event["declared"], event["provided"]
                     self.cuda = event.get("cuda")
-                    self.progress("plan", {"tasks": self.tasks, "provided": self.provided, "declared": self.declared})
+                    self.run.progress("plan", {"tasks": self.tasks, "provided": self.provided, "declared": self.declared})
             elif kind == "start":
                 current, last_case = event, None
-                deadline = time.monotonic() + self.options.timeout
-                self.progress("start", event)
+                deadline = time.monotonic() + timeout
+                self.run.progress("start", event)
             elif kind == "example":
                 last_case = event["case"]
             elif kind == "result":
                 self.results.append(event)
-                self.progress("result", event)
+                self.run.progress("result", event)
                 current = None
-                deadline = time.monotonic() + self.options.timeout
+                deadline = time.monotonic() + timeout
             elif kind == "done":
                 return True
 
@@ -247,29 +272,75 @@ class Run:
         result = {k: task[k] for k in ("block", "variant", "clause")}
         result.update(status="fail", message=message, counterexample=case, details="", examples=0, seconds=0.0)
         self.results.append(result)
-        self.progress("result", result)
+        self.run.progress("result", result)
+
+
+class Run:
+    """One certification: a target, options, a spec; ``execute`` returns the certificate.
+
+    Blocks are spread over up to ``jobs`` worker processes (one per core by default, at most 2:
+    each clause is single-threaded), driven from threads of this process.
+    """
+
+    def __init__(self, ref: TargetRef, spec: Spec, options: RunOptions,
+                 progress: Callable[[str, dict], None] | None = None, jobs: int | None = None):
+        self.ref, self.spec, self.options = ref, spec, options
+        self.progress = progress or (lambda kind, data: None)
+        blocks = options.blocks or list(spec.blocks)
+        jobs = jobs or min(2, os.cpu_count() or 1)
+        self.groups = [_Group(self, g) for g in split_blocks(blocks, jobs)]
+
+    @property
+    def provided(self) -> list[str] | None:
+        return next((g.provided for g in self.groups if g.provided is not None), None)
+
+    @property
+    def results(self) -> list[dict]:
+        return [r for g in self.groups for r in g.results]
+
+    def execute(self) -> Certificate:
+        """Run every clause; raises TargetError (exit 2) when the target cannot be loaded at all."""
+        threads = [threading.Thread(target=g.execute_in_thread, daemon=True) for g in self.groups]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)  # short joins: the main thread must stay responsive to signals
+        except BaseException:
+            self.abort()
+            raise
+        for group in self.groups:
+            if group.error is not None:
+                raise group.error
+        return self.certificate(complete=True)
+
+    def abort(self) -> None:
+        for group in self.groups:
+            group.kill()
 
     def certificate(self, complete: bool) -> Certificate:
+        tasks = [t for g in self.groups for t in g.tasks]
+        declared = {k: v for g in self.groups for k, v in g.declared.items()}
+        results = self.results
+        provided_factories = self.provided
         blocks: dict[str, BlockResult] = {}
-        wanted = self.options.blocks or list(self.spec.blocks)
-        for name in wanted:
-            provided = self.provided is not None and self.spec.block(name).factory in self.provided
+        for name in self.options.blocks or list(self.spec.blocks):
+            provided = provided_factories is not None and self.spec.block(name).factory in provided_factories
             result = BlockResult(provided=provided)
-            if provided:
-                for variant in (False, True):
-                    expected = [t["clause"] for t in self.tasks if t["block"] == name and t["variant"] == variant]
-                    if not expected:
-                        continue
-                    run = RunResult(expected)
-                    for r in self.results:
-                        if r["block"] == name and r["variant"] == variant:
-                            run.clauses.append(self._clause_result(r))
-                    if variant:
-                        result.variant, result.declared = run, self.declared.get(name)
-                    else:
-                        result.plain = run
+            for variant in (False, True) if provided else ():
+                expected = [t["clause"] for t in tasks if t["block"] == name and t["variant"] == variant]
+                if not expected:
+                    continue
+                run = RunResult(expected, [self._clause_result(r) for r in results
+                                           if r["block"] == name and r["variant"] == variant])
+                if variant:
+                    result.variant, result.declared = run, declared.get(name)
+                else:
+                    result.plain = run
             blocks[name] = result
-        return Certificate(self.ref.label, environment(self.options) | {"cuda": self.cuda}, blocks, complete)
+        cuda = next((g.cuda for g in self.groups if g.cuda), None)
+        return Certificate(self.ref.label, environment(self.options) | {"cuda": cuda}, blocks, complete)
 
     def _clause_result(self, r: dict) -> ClauseResult:
         case = r.get("counterexample")

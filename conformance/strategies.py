@@ -8,6 +8,7 @@ of two and their neighbours, where the ECA kernel changes for integer b and gamm
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -67,17 +68,17 @@ def small_int(param: Param, profile: Profile) -> st.SearchStrategy[int]:
     return st.one_of(st.just(param.default), values)
 
 
-def channel_edges(kwargs: dict, max_channels: int) -> list[int]:
-    """Channel counts where implementations tend to break, for the already drawn parameters."""
+@functools.lru_cache(maxsize=512)
+def channel_edges(ratio: int | None, max_channels: int) -> st.SearchStrategy[int]:
+    """Channel counts where implementations tend to break, for the already drawn ratio."""
     edges = {1, 2, 3, *PRIMES}
     power = 1
     while power <= max_channels:
         edges.update({power - 1, power, power + 1})
         power *= 2
-    ratio = kwargs.get("ratio")
     if ratio:
         edges.update({ratio, ratio + 1, 2 * ratio - 1, 2 * ratio + 1, 3 * ratio})
-    return sorted(c for c in edges if 1 <= c <= max_channels)
+    return st.sampled_from(sorted(c for c in edges if 1 <= c <= max_channels))
 
 
 @st.composite
@@ -101,7 +102,7 @@ def cases(
     channels = draw(
         st.one_of(
             st.integers(1, min(64, channels_upper)),
-            st.sampled_from(channel_edges(kwargs, channels_upper)),
+            channel_edges(kwargs.get("ratio"), channels_upper),
             st.integers(1, channels_upper),
         ),
         label="in_channel" if has_channels else "channels",
