@@ -263,10 +263,13 @@ def check_oracle_param_grad(subject: Subject, case: Case) -> None:
 
 
 def _separated_input(case: Case) -> torch.Tensor:
-    """Distinct values at least 4/numel apart, so no max-pool tie or near-tie spoils finite differences."""
+    """Values of distinct magnitudes in [0.5, 1.5) with random signs: no max-pool tie and no
+    exactly-zero pooled value (a ReLU kink) spoils finite differences."""
     numel = torch.Size(case.input_shape).numel()
     generator = torch.Generator().manual_seed(case.seed)
-    values = (torch.randperm(numel, generator=generator).to(torch.float64) / numel * 4 - 2).reshape(case.input_shape)
+    magnitudes = 0.5 + torch.randperm(numel, generator=generator).to(torch.float64) / numel
+    signs = torch.randint(0, 2, (numel,), generator=generator).to(torch.float64) * 2 - 1
+    values = (magnitudes * signs).reshape(case.input_shape)
     return make_input(case, values=values)
 
 

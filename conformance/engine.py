@@ -6,6 +6,7 @@ plugin and the Python API. It never lets an exception out: every outcome is a ``
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from dataclasses import dataclass
@@ -95,10 +96,13 @@ def run_search(
         reset_torch_state(case)
         clause.check(subject, case)
 
-    strategy = cases(subject.block, profile, clause.dtypes, clause.layouts, clause.max_numel, clause.min_batch, clause.max_channels)
+    strategy = cases(subject.block, profile, clause.dtypes, clause.layouts, clause.max_numel, clause.min_batch,
+                     clause.max_channels, subject.variant)
     test = given(case=strategy)(body)
     test = hypothesis_settings(profile, database_dir, max_examples)(test)
-    test = hypothesis.seed(seed)(test)
+    # Each clause searches from its own seed, derived from the run's: clauses then cover different
+    # parts of the domain instead of replaying the same first examples.
+    test = hypothesis.seed(int.from_bytes(hashlib.sha256(f"{seed}|{key}".encode()).digest()[:8], "big"))(test)
     # One example-database entry per implementation, block, variant and clause.
     test._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
     start = time.perf_counter()

@@ -161,6 +161,7 @@ class BlockSpec:
     invariants: tuple[InvariantUse, ...]
     variants: tuple[Variant, ...]
     stages: tuple[str, ...] = ()
+    input_domain: tuple[DomainRule, ...] = ()
     figures: Mapping[str, Any] | None = None
     source: str = ""
 
@@ -216,6 +217,15 @@ class BlockSpec:
         env = self.env(kwargs)
         for rule in self.domain:
             if not rule.check.evaluate(env):
+                return f"{rule.check} is false: {rule.why}"
+        return None
+
+    def input_violation(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int]) -> str | None:
+        """Why this input is outside what the setting can take (e.g. BatchNorm on one value), or None."""
+        batch, channels, height, width = input_shape
+        scope = {**env, "B": batch, "C": channels, "H": height, "W": width}
+        for rule in self.input_domain:
+            if not rule.check.evaluate(scope):
                 return f"{rule.check} is false: {rule.why}"
         return None
 
@@ -380,6 +390,10 @@ class _Builder:
             invariants=tuple(invariants),
             variants=tuple(variants),
             stages=tuple(raw.get("stages", ())),
+            input_domain=tuple(
+                DomainRule(self.formula(r["check"], at + ("input_domain", i, "check")), r["why"])
+                for i, r in enumerate(raw.get("input_domain", []))
+            ),
             figures=MappingProxyType(raw["figures"]) if "figures" in raw else None,
             source=f"{self.path}:{_line_of(self.lines, at)}",
         )
@@ -423,7 +437,10 @@ class _Builder:
                     f"param_count gives {count} but the weights add up to {sum(shapes.values())} "
                     f"at {kwargs} variant {variant or 'plain'}",
                 )
-            self.evaluate(block.error_budget, {**env, "B": 2, "C": env.get("C", 8), "H": 3, "W": 5}, at + ("error_budget",))
+            with_input = {**env, "B": 2, "C": env.get("C", 8), "H": 3, "W": 5}
+            self.evaluate(block.error_budget, with_input, at + ("error_budget",))
+            for i, rule in enumerate(block.input_domain):
+                self.evaluate(rule.check, with_input, at + ("input_domain", i, "check"))
             for inv in block.invariants:
                 for key, expr in [("unless", inv.unless), *inv.args.items()]:
                     if isinstance(expr, Expr):

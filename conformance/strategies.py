@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from hypothesis import assume, settings, strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -63,9 +64,10 @@ def small_int(param: Param, profile: Profile) -> st.SearchStrategy[int]:
     values = st.integers(low, high)
     if param.odd:
         values = st.integers((low - 1) // 2, (high - 1) // 2).map(lambda n: 2 * n + 1).filter(lambda n: low <= n <= high)
+    bounds = st.sampled_from(sorted({low, high}))
     if param.default is None:
-        return values
-    return st.one_of(st.just(param.default), values)
+        return st.one_of(values, bounds)
+    return st.one_of(st.just(param.default), bounds, values)
 
 
 @functools.lru_cache(maxsize=512)
@@ -91,6 +93,7 @@ def cases(
     max_numel: int | None = None,
     min_batch: int = 1,
     max_channels: int | None = None,
+    variant: Mapping[str, Any] | None = None,
 ) -> Case:
     """Constructor keywords in the block's domain plus an input shape, dtype, layout and data seed."""
     kwargs: dict[str, int] = {}
@@ -116,6 +119,7 @@ def cases(
     height = draw(st.integers(1, side_cap), label="height")
     width = draw(st.integers(1, side_cap), label="width")
     assume(batch * channels * height * width <= max(budget, batch * channels))
+    assume(block.input_violation(block.env(kwargs, variant), (batch, channels, height, width)) is None)
     dtype = draw(st.sampled_from(dtypes), label="dtype")
     layout = draw(st.sampled_from(layouts), label="memory_format")
     seed = draw(st.integers(0, 2**31 - 1), label="seed")

@@ -135,10 +135,12 @@ def lay_out(values: torch.Tensor, layout: str) -> torch.Tensor:
     if layout == "channels_last":
         return values.contiguous(memory_format=torch.channels_last)
     if layout == "noncontiguous":
+        # Every other row of a wider buffer: H and W cannot be merged, so x.view(b, c, -1) fails
+        # here just as it does on many real feature maps (crops, slices, transposes).
         b, c, h, w = values.shape
-        storage = torch.zeros((b, c, h, 2 * w), dtype=values.dtype)
-        storage[..., ::2] = values
-        return storage[..., ::2]
+        storage = torch.zeros((b, c, 2 * h, w + 1), dtype=values.dtype)
+        storage[:, :, ::2, :w] = values
+        return storage[:, :, ::2, :w]
     return values.contiguous()
 
 
