@@ -16,7 +16,7 @@ from pathlib import Path
 from .certificate import markdown, write_atomically, write_json
 from .runner import DEFAULT_TIMEOUT, Interrupted, Run, RunOptions
 from .spec import DEFAULT_SPEC, DomainError, SpecError, load_spec
-from .targets import TargetError, bundled_targets, resolve
+from .targets import MissingDependency, TargetError, bundled_targets, resolve
 
 PROFILE_NAMES = ("ci", "dev", "thorough")
 
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--block", action="append", metavar="NAME", help="only these blocks (repeatable)")
     certify.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
     certify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
+    certify.add_argument("--database", default=".attncert/examples", metavar="DIR",
+                         help="Hypothesis example database (failing examples are replayed first); 'none' to disable")
     certify.add_argument("--quiet", action="store_true", help="no progress display")
     certify.add_argument("--verbose", action="store_true", help="list every clause with its timing")
 
@@ -50,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--variant", action="store_true", help="under the adapter's declared variant")
     reproduce.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH")
     reproduce.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS")
+
+    matrix = commands.add_parser("matrix", help="aggregate certificates into a Markdown conformance matrix")
+    matrix.add_argument("folder", type=Path, nargs="?", default=Path("certificates"), help="folder of *.json certificates")
+    matrix.add_argument("--output", type=Path, default=Path("docs/conformance-matrix.md"), metavar="FILE")
 
     stat = commands.add_parser("stat", help="reproduce the documents' torchstat tables")
     stat.add_argument("--input", default="32,16,16", metavar="C,H,W", help="input size without batch (default: 32,16,16)")
@@ -66,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return _reproduce(args)
         if args.command == "stat":
             return _stat(args)
+        if args.command == "matrix":
+            return _matrix(args)
     except (SpecError, TargetError, UsageError, DomainError) as err:
         if args.debug:
             traceback.print_exc()
@@ -86,8 +94,9 @@ def _install_signal_handlers() -> None:
 def _options(args, blocks) -> RunOptions:
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    return RunOptions(profile=getattr(args, "profile", "ci"), seed=getattr(args, "seed", 0), timeout=args.timeout,
-                      blocks=blocks, spec_path=args.spec)
+    database = None if args.database.lower() == "none" else args.database
+    return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=blocks, spec_path=args.spec,
+                      database=database)
 
 
 def _certify(args) -> int:
@@ -117,6 +126,11 @@ def _certify(args) -> int:
                 write_json(partial, json_path)
             print(f"\nattncert: interrupted ({stop}); partial certificate" + (f" written to {json_path}" if json_path else " not written (no --json)"), file=sys.stderr)
             return 128 + stop.signum
+        except MissingDependency as err:
+            if not args.all:
+                raise
+            print(f"attncert: skipping {ref.label}: {err}", file=sys.stderr)
+            continue
         except TargetError as err:
             if not args.all:
                 raise
@@ -179,6 +193,18 @@ def _reproduce(args) -> int:
     if result.details:
         print("\n" + result.details.rstrip())
     return 0 if result.status == "pass" else 1
+
+
+def _matrix(args) -> int:
+    from .matrix import load_certificates, render
+
+    try:
+        certificates = load_certificates(args.folder)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    write_atomically(args.output, render(certificates))
+    print(f"conformance matrix of {len(certificates)} certificates written to {args.output}")
+    return 0
 
 
 def _stat(args) -> int:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from .certificate import BlockResult, Certificate, ClauseResult, RunResult
 from .spec import DEFAULT_SPEC, Spec
-from .targets import TargetError, TargetRef
+from .targets import MissingDependency, TargetError, TargetRef
 
 DEFAULT_TIMEOUT = 120.0
 STARTUP_TIMEOUT = 120.0  # importing torch and the implementation
@@ -172,6 +172,7 @@ class _Group:
         self.declared: dict = {}
         self.provided: list[str] | None = None
         self.cuda: str | None = None
+        self.libraries: dict[str, str] = {}
         self.results: list[dict] = []
         self.worker: _Worker | None = None
         self.error: BaseException | None = None
@@ -244,11 +245,12 @@ class _Group:
                 return False
             kind = event.get("event")
             if kind == "error":
-                raise TargetError(event["message"])
+                raise (MissingDependency if event.get("missing_dependency") else TargetError)(event["message"])
             if kind == "plan":
                 if self.provided is None:
                     self.tasks, self.declared, self.provided = event["tasks"], event["declared"], event["provided"]
                     self.cuda = event.get("cuda")
+                    self.libraries = event.get("libraries", {})
                     self.run.progress("plan", {"tasks": self.tasks, "provided": self.provided, "declared": self.declared})
             elif kind == "start":
                 current, last_case = event, None
@@ -340,7 +342,8 @@ class Run:
                     result.plain = run
             blocks[name] = result
         cuda = next((g.cuda for g in self.groups if g.cuda), None)
-        return Certificate(self.ref.label, environment(self.options) | {"cuda": cuda}, blocks, complete)
+        libraries = next((g.libraries for g in self.groups if g.libraries), {})
+        return Certificate(self.ref.label, environment(self.options) | {"cuda": cuda, "libraries": libraries}, blocks, complete)
 
     def _clause_result(self, r: dict) -> ClauseResult:
         case = r.get("counterexample")

@@ -160,10 +160,12 @@ def transfer(subject: Subject, module: nn.Module, state: Mapping[str, torch.Tens
     counts = [p.numel() for p in params]
     wanted = [t.numel() for _, t in canonical]
     if counts != wanted:
+        hint = (f"define load_{subject.block.name}(module, state) in the adapter to map them"
+                if sorted(counts) == sorted(wanted) else "the module's parameters differ from the spec's weights")
         raise ClauseFailure(
             f"cannot transfer the canonical weights {[(n, list(t.shape)) for n, t in canonical]} onto the module's "
-            f"parameters {[(n, list(p.shape)) for n, p in module.named_parameters()]} in registration order: "
-            f"element counts {counts} != {wanted}; define load_{subject.block.name}(module, state) in the adapter"
+            f"parameters {[(n, list(p.shape)) for n, p in module.named_parameters()]} in registration order "
+            f"(element counts {counts}, expected {wanted}): {hint}"
         )
     with torch.no_grad():
         for param, (_, tensor) in zip(params, canonical):

@@ -20,6 +20,10 @@ class TargetError(Exception):
     """The target cannot be found or imported (exit status 2)."""
 
 
+class MissingDependency(TargetError):
+    """The target needs a package that is not installed (e.g. a library adapter's library)."""
+
+
 @dataclass(frozen=True)
 class TargetRef:
     label: str  # as printed and stored in the certificate

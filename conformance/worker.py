@@ -24,6 +24,22 @@ def _limit_memory(limit_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
 
+LIBRARIES = ("torch", "torchvision", "timm", "monai", "fightingcv-attention")
+
+
+def _library_versions() -> dict[str, str]:
+    """Versions of the libraries that bundled adapters wrap, where installed (for the matrix)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
 def plan_tasks(spec, adapter, blocks: list[str]) -> tuple[list[dict], dict]:
     """Every (block, setting, clause) to run, in order; a declared variant gets a second run."""
     from .clauses import clauses_for
@@ -66,12 +82,14 @@ def main() -> int:
         _emit(events, event="error", message=f"{ref.label}: {err}")
         return 2
     except BaseException as err:  # the implementation failed to import
-        _emit(events, event="error", message=f"cannot import {ref.label}: {type(err).__name__}: {err}")
+        _emit(events, event="error", message=f"cannot import {ref.label}: {type(err).__name__}: {err}",
+              missing_dependency=isinstance(err, ModuleNotFoundError))
         return 2
     import torch
 
     cuda = torch.version.cuda if torch.cuda.is_available() else None
-    _emit(events, event="plan", tasks=tasks, declared=declared, provided=sorted(adapter.factories), cuda=cuda)
+    _emit(events, event="plan", tasks=tasks, declared=declared, provided=sorted(adapter.factories), cuda=cuda,
+          libraries=_library_versions())
     skip = {(t["block"], t["variant"], t["clause"]) for t in job.get("done", [])}
     only = {tuple(k) for k in job.get("only") or []}  # `attncert reproduce`: just these tasks
     profile = PROFILES[job["profile"]]
