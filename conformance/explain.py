@@ -16,7 +16,7 @@ import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .runner import DEFAULT_TIMEOUT, Run, RunOptions, reproduce_command
 from .spec import DEFAULT_SPEC, Spec, load_spec
@@ -273,11 +273,12 @@ def _resolve_spec(certificate: dict[str, Any], override: Path | str | None) -> t
 
 
 def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, target: str | None = None,
-           spec_path: Path | str | None = None) -> tuple[str, int]:
+           spec_path: Path | str | None = None, progress: Callable[[str], None] | None = None) -> tuple[str, int]:
     """Re-run every failing case of a saved certificate; return (report, exit status).
 
     Exit status 0 when every failing case now passes, 1 when any still fails (or cannot be
     confirmed: no recorded counterexample, a skip, a block the target no longer provides).
+    ``progress`` (e.g. a print to stderr) hears one line per child process started.
     Raises CertificateError (unreadable certificate), TargetError (target not found), SpecError.
     """
     from .clauses import CLAUSES
@@ -310,6 +311,8 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
     # One child process per distinct counterexample: the clauses that failed on it, and only those.
     for key, group in replayable.items():
         counterexample = group[0].counterexample
+        if progress is not None:
+            progress(f"replaying {', '.join(c.name for c in group)} on {ref.label} ...")
         blocks = sorted({c.block for c in group}, key=list(spec.blocks).index)
         options = RunOptions(timeout=timeout, blocks=blocks, spec_path=path, database=None, case=counterexample,
                              only=[(c.block, c.variant, c.clause) for c in group])

@@ -115,7 +115,9 @@ class Expr:
 
     @classmethod
     def parse(cls, source: object) -> "Expr":
-        if isinstance(source, bool) or isinstance(source, (int, float)):
+        if isinstance(source, int) and not isinstance(source, bool) and source.bit_length() > MAX_INT_BITS:
+            raise ExprError(f"integer literal exceeds {MAX_INT_BITS} bits")
+        if isinstance(source, (int, float)):
             source = repr(source)
         if not isinstance(source, str):
             raise ExprError(f"a formula must be a string or a number, not {type(source).__name__}")
@@ -165,6 +167,7 @@ def _check(node: ast.AST, source: str, names: set[str], depth: int) -> None:
     if isinstance(node, ast.Constant):
         if not isinstance(node.value, (int, float, str)) or node.value is None:
             raise _forbid(node, source, f"the constant {node.value!r}")
+        _bounded(node.value, node, source)  # literals obey the same bounds as results
         return
     if isinstance(node, ast.Name):
         if node.id.startswith("_"):
@@ -233,6 +236,8 @@ def _describe(node: ast.AST) -> str:
 
 
 def _bounded(value: Value, node: ast.AST, source: str) -> Value:
+    if isinstance(value, complex):  # e.g. (-1) ** 0.5
+        raise ExprError(f"complex result {value}", source, getattr(node, "col_offset", None))
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
         raise ExprError(f"integer result exceeds {MAX_INT_BITS} bits", source, getattr(node, "col_offset", None))
     if isinstance(value, float) and not math.isfinite(value):

@@ -43,23 +43,37 @@ Location = tuple  # path of keys / indices inside the document
 def _load_yaml(text: str, path: Path) -> tuple[Any, dict[Location, int]]:
     """Parse YAML into plain Python objects plus a table location -> 1-based line; reject duplicate keys."""
     try:
+        _check_nesting(text, path)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as err:  # a control character: it has a position, not a mark
+        line = text.count("\n", 0, err.position) + 1
+        raise SpecError(path, line, f"character {err.character!r} is not allowed in YAML") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         raise SpecError(path, mark.line + 1 if mark else None, f"YAML syntax error: {problem}") from None
+    except RecursionError:
+        raise SpecError(path, None, "YAML nested too deeply") from None
     if root is None:
         raise SpecError(path, 1, "the spec is empty")
     lines: dict[Location, int] = {}
     constructor = SafeConstructor()
+    seen: set[int] = set()
 
     def convert(node: yaml.Node, where: Location) -> Any:
+        # An alias makes the composer reuse a node: refuse it, which also rules out alias bombs
+        # and recursive structures.
+        if id(node) in seen and not isinstance(node, yaml.ScalarNode):
+            raise SpecError(path, node.start_mark.line + 1, "YAML anchors and aliases are not allowed in a spec")
+        seen.add(id(node))
+        if len(where) > 32:
+            raise SpecError(path, node.start_mark.line + 1, "YAML nested too deeply")
         lines[where] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = convert(key_node, where + ("<key>",))
-                if not isinstance(key, (str, int)):
+                if not isinstance(key, str):
                     raise SpecError(path, key_node.start_mark.line + 1, f"mapping key {key!r} is not a string")
                 if key in out:
                     raise SpecError(
@@ -74,10 +88,27 @@ def _load_yaml(text: str, path: Path) -> tuple[Any, dict[Location, int]]:
             return [convert(item, where + (i,)) for i, item in enumerate(node.value)]
         try:
             return constructor.construct_object(node)
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, ValueError, OverflowError) as err:
             raise SpecError(path, node.start_mark.line + 1, f"bad value: {err}") from None
 
     return convert(root, ()), lines
+
+
+MAX_NESTING = 32
+_OPENERS = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSERS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_nesting(text: str, path: Path) -> None:
+    """Reject absurd nesting with the scanner (not recursive) before the recursive composer sees it."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENERS):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise SpecError(path, token.start_mark.line + 1, f"YAML nested deeper than {MAX_NESTING} levels")
+        elif isinstance(token, _CLOSERS):
+            depth -= 1
 
 
 def _line_of(lines: Mapping[Location, int], where: Location) -> int | None:
@@ -270,6 +301,8 @@ def _schema() -> dict:
 
 def _schema_error(err: jsonschema.ValidationError, path: Path, lines: Mapping[Location, int]) -> SpecError:
     where = tuple(err.absolute_path)
+    if "propertyNames" in err.relative_schema_path and isinstance(err.instance, str):
+        return SpecError(path, _line_of(lines, where + (err.instance,)), f"{_dotted(where)}: name {err.instance!r}: {err.message}")
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = set(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in allowed]
@@ -296,7 +329,11 @@ def load_spec(path: Path | str | None = None) -> Spec:
     if errors:
         deepest = jsonschema.exceptions.best_match(errors)
         raise _schema_error(deepest, path, lines)
-    return _Builder(path, data, lines).build()
+    try:
+        return _Builder(path, data, lines).build()
+    except (ExprError, DomainError, TypeError, ValueError, KeyError) as err:
+        # A combination the checks above did not foresee: still one clear line, never a traceback.
+        raise SpecError(path, None, f"inconsistent spec: {type(err).__name__}: {err}") from None
 
 
 class _Builder:
@@ -327,6 +364,8 @@ class _Builder:
             for stage in block.stages:
                 if stage not in blocks:
                     raise self.fail(("blocks", block.name, "stages"), f"unknown stage block {stage!r}")
+                if blocks[stage].stages:
+                    raise self.fail(("blocks", block.name, "stages"), f"stage {stage!r} has stages of its own (only one level of composition)")
         return Spec(self.path, MappingProxyType(blocks), MappingProxyType(catalogue))
 
     def block(self, name: str, raw: dict, catalogue: Mapping[str, Mapping[str, str]]) -> BlockSpec:
@@ -344,13 +383,13 @@ class _Builder:
             if choices and spec["default"] not in choices:
                 raise self.fail(at + ("variants", v, "default"), f"default {spec['default']!r} is not among the choices")
             variants.append(Variant(v, spec["default"], spec["doc"], choices))
-        clash = {p.name for p in params} & {v.name for v in variants}
+        clash = sorted({p.name for p in params} & {v.name for v in variants})
         if clash:
-            raise self.fail(at + ("variants",), f"{sorted(clash)[0]!r} is both a parameter and a variant option")
+            raise self.fail(at + ("variants", clash[0]), f"{clash[0]!r} is both a parameter and a variant option")
         invariants = []
         for inv, use in raw["invariants"].items():
             if inv not in catalogue:
-                raise self.fail(at + ("invariants", inv), f"unknown invariant {inv!r} (declared: {', '.join(catalogue)})")
+                raise self.fail(at + ("invariants", inv), f"unknown invariant {inv!r} (declared: {', '.join(map(str, catalogue))})")
             args = {k: self.formula(v, at + ("invariants", inv, k)) for k, v in use.items() if k not in ("unless", "axis")}
             unless = self.formula(use["unless"], at + ("invariants", inv, "unless")) if "unless" in use else None
             invariants.append(
@@ -416,20 +455,28 @@ class _Builder:
                 variants.append({v.name: v.default + 3})
         return [(base, variant) for variant in variants]
 
+    def setting_env(self, block: BlockSpec, kwargs: Mapping[str, int], variant: Mapping[str, Value], at: Location) -> dict[str, Value]:
+        """Like BlockSpec.env, but a failing derived formula is reported at its own line."""
+        env: dict[str, Value] = {p.name: kwargs[p.name] for p in block.params}
+        env.update(block.check_variant(variant))
+        for name, expr in block.derived:
+            env[name] = self.evaluate(expr, env, at + ("derived", name))
+        return env
+
     def check_formulas(self, block: BlockSpec, at: Location) -> None:
         """Evaluate every formula at sample points, so unknown names and bad arithmetic surface now."""
         for kwargs, variant in self.sample_settings(block):
-            env: dict[str, Value] = {p.name: kwargs[p.name] for p in block.params}
-            env.update(block.check_variant(variant))
-            for name, expr in block.derived:
-                env[name] = self.evaluate(expr, env, at + ("derived", name))
+            env = self.setting_env(block, kwargs, variant, at)
             for i, rule in enumerate(block.domain):
                 self.evaluate(rule.check, env, at + ("domain", i, "check"))
             shapes: dict[str, int] = {}
             for i, w in enumerate(block.weights):
                 if w.when is None or self.evaluate(w.when, env, at + ("weights", i, "when")):
                     dims = [self.evaluate(d, env, at + ("weights", i, "shape", j)) for j, d in enumerate(w.shape)]
-                    shapes[w.name] = math.prod(int(d) for d in dims)
+                    for j, dim in enumerate(dims):
+                        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                            raise self.fail(at + ("weights", i, "shape", j), f"dimension {w.shape[j]} gives {dim!r}, not a positive integer")
+                    shapes[w.name] = math.prod(dims)
             count = self.evaluate(block.param_count, env, at + ("param_count",))
             if count != sum(shapes.values()):
                 raise self.fail(
@@ -456,8 +503,11 @@ class _Builder:
         kwargs = dict(block.defaults)
         if "in_channel" in {p.name for p in block.params}:
             kwargs["in_channel"] = figures["input"][0]
-        env = block.env(kwargs)
-        expected = block.expected_param_count(env)
+        missing = [p.name for p in block.params if p.name not in kwargs]
+        if missing:
+            raise self.fail(at + ("figures",), f"figures need a default for {missing[0]!r} (only in_channel comes from the input)")
+        env = self.setting_env(block, kwargs, {}, at)
+        expected = self.evaluate(block.param_count, env, at + ("param_count",))
         total = figures["totals"]["params"]
         if total != expected:
             raise self.fail(

@@ -1,12 +1,13 @@
 """ECA computing t = int((log2 C + b) / gamma) without the absolute value.
 
 Broken: the abs() of the formula was dropped ("log2 C + b is always positive"). It is not when b is
-negative: the kernel becomes 0 or negative and Conv1d raises at construction.
+negative: the kernel becomes negative and Conv1d raises at construction.
 Why wrong: documents §2.2: kernel_size = int(abs((math.log(in_channel, 2) + b) / gama)); the spec
 allows b in -4..16.
-Visible: only for negative b with log2 C + b <= -gamma + ... (e.g. C = 1, b = -4, gamma = 1: the
-formula gives k = 5, the mutant raises; C = 2, b = -3, gamma = 1: k = 3 vs a crash). At b >= 0
-it is exact.
+Visible: only where (log2 C + b) / gamma <= -1, i.e. negative b with log2 C + b <= -gamma (e.g.
+C = 1, b = -4, gamma = 1: the formula gives k = 5, the mutant raises; C = 2, b = -3, gamma = 1:
+k = 3 vs a crash). Between -1 and 0 int() gives 0 and k = 1, as the formula does; at b >= 0 it is
+exact.
 """
 
 import math

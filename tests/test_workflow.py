@@ -1,0 +1,93 @@
+"""The GitHub Actions workflow runs the same tox matrix as tox.ini (it cannot run here; its shape can be checked)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "conformance.yml"
+TOX_E = re.compile(r"\btox\s+(?:run\s+)?-e\s+(\$\{\{[^}]*\}\}|\S+)")
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+@pytest.fixture(scope="module")
+def tox_envs() -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "tox", "-l"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    envs = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    assert envs and all(re.fullmatch(r"[\w.-]+", e) for e in envs), done.stdout
+    return envs
+
+
+def workflow_envs(workflow: dict) -> dict[str, list[str]]:
+    """job name -> the tox envs its steps run (``tox -e ${{ matrix.env }}`` expands to the matrix)."""
+    found = {}
+    for name, job in workflow["jobs"].items():
+        matrix = (job.get("strategy") or {}).get("matrix") or {}
+        envs = []
+        for step in job["steps"]:
+            for target in TOX_E.findall(step.get("run", "")):
+                if re.fullmatch(r"\$\{\{\s*matrix\.env\s*\}\}", target):
+                    envs += list(matrix["env"])
+                else:
+                    envs += target.split(",")
+        found[name] = envs
+    return found
+
+
+def test_runs_on_every_push(workflow):
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert "push" in triggers
+    push = triggers["push"] if isinstance(triggers, dict) else None
+    assert not push, "no branch or path filters: every push"
+
+
+def test_env_names_are_tox_envs(workflow, tox_envs):
+    envs = [e for job in workflow_envs(workflow).values() for e in job]
+    assert envs, "the workflow runs no tox env"
+    assert len(envs) == len(set(envs)), f"an env runs twice: {envs}"
+    assert set(envs) <= set(tox_envs), f"not in `tox -l`: {sorted(set(envs) - set(tox_envs))}"
+
+
+def test_every_tox_env_runs_in_the_workflow(workflow, tox_envs):
+    """The same matrix: each env of `tox -l` (the test suite, every certify-*, the matrix) has a job."""
+    envs = {e for job in workflow_envs(workflow).values() for e in job}
+    certify = [e for e in tox_envs if e.startswith("certify-")]
+    assert certify, tox_envs
+    assert set(certify) <= envs, f"certify envs missing from the workflow: {sorted(set(certify) - envs)}"
+    assert set(tox_envs) <= envs, f"tox envs missing from the workflow: {sorted(set(tox_envs) - envs)}"
+
+
+def test_jobs_install_tox_on_python_311(workflow):
+    for name, job in workflow["jobs"].items():
+        steps = job["steps"]
+        setup = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python@")]
+        assert setup and str(setup[0]["with"]["python-version"]) == "3.11", name
+        assert any(re.search(r"pip install tox\b", s.get("run", "")) for s in steps), name
+        assert any(str(s.get("uses", "")).startswith("actions/checkout@") for s in steps), name
+
+
+def test_matrix_job_aggregates_the_certify_jobs_certificates(workflow, tox_envs):
+    """tox's `matrix` env reads certificates/*.json: in CI those come from the certify-* jobs."""
+    if "matrix" not in tox_envs:
+        pytest.skip("tox.ini has no matrix env")
+    jobs = workflow_envs(workflow)
+    runner = next(name for name, envs in jobs.items() if "matrix" in envs)
+    certifiers = [name for name, envs in jobs.items() if any(e.startswith("certify-") for e in envs)]
+    needs = workflow["jobs"][runner].get("needs", [])
+    needs = [needs] if isinstance(needs, str) else needs
+    assert set(certifiers) <= set(needs)
+    uploads = [s for name in certifiers for s in workflow["jobs"][name]["steps"] if "upload-artifact" in str(s.get("uses", ""))]
+    downloads = [s for s in workflow["jobs"][runner]["steps"] if "download-artifact" in str(s.get("uses", ""))]
+    assert uploads and downloads
+    assert uploads[0]["with"]["path"].rstrip("/") == downloads[0]["with"]["path"].rstrip("/") == "certificates"
+    tox_ini = (ROOT / "tox.ini").read_text()
+    assert "certificates/{env:TARGET}.json" in tox_ini  # where the certify envs write their certificates
