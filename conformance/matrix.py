@@ -32,15 +32,17 @@ def _cell(block: dict) -> str:
     return text
 
 
-def _first_failure(block: dict) -> tuple[str, dict] | None:
+def _first_failures(block: dict) -> list[tuple[str, dict]]:
+    """The first failing clause of the plain run and of the declared-variant run, where they fail."""
     runs = [("plain spec", block.get("clauses", []))]
     if block.get("variant"):
         runs.append(("declared variant", block["variant"]["clauses"]))
+    found = []
     for title, clauses in runs:
-        for clause in clauses:
-            if clause["status"] == "fail":
-                return title, clause
-    return None
+        first = next((c for c in clauses if c["status"] == "fail"), None)
+        if first is not None:
+            found.append((title, first))
+    return found
 
 
 def _versions(env: dict) -> str:
@@ -66,9 +68,7 @@ def render(certificates: list[dict]) -> str:
     for cert in certificates:
         for name in blocks:
             block = cert["blocks"].get(name)
-            found = _first_failure(block) if block else None
-            if found:
-                title, clause = found
+            for title, clause in _first_failures(block) if block else []:
                 message = clause["message"].replace("|", "\\|").replace("\n", " ")
                 failures.append(f"- `{cert['implementation']}` **{name}** ({title}): `{clause['id']}` — {message}")
                 if clause.get("counterexample") is not None:

@@ -24,19 +24,22 @@ def _limit_memory(limit_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
 
-LIBRARIES = ("torch", "torchvision", "timm", "monai", "fightingcv-attention")
+# distribution name -> import name of the libraries that bundled adapters wrap
+LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "monai": "monai",
+             "fightingcv-attention": "fightingcv_attention"}
 
 
 def _library_versions() -> dict[str, str]:
-    """Versions of the libraries that bundled adapters wrap, where installed (for the matrix)."""
+    """Versions of the wrapped libraries that the implementation actually imported (for the matrix)."""
     from importlib import metadata
 
     versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+    for distribution, module in LIBRARIES.items():
+        if module in sys.modules:
+            try:
+                versions[distribution] = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                pass
     return versions
 
 
