@@ -94,7 +94,7 @@ def _outcome(param: ClauseParam, profile: str, seed: int, target: Target | None 
     spec = _spec(param.spec_path)
     adapter = _adapter(target if target is not None else param.target)
     variant = adapter.variants.get(param.block, {}) if param.variant else {}
-    subject = Subject(spec, spec.block(param.block), adapter, spec.block(param.block).check_variant(variant) and variant)
+    subject = Subject(spec, spec.block(param.block), adapter, variant)
     return run_search(subject, CLAUSES[param.clause], PROFILES[profile], seed, ".attncert/examples",
                       f"{param.target}|{param.block}/{param.variant}/{param.clause}")
 
@@ -161,7 +161,7 @@ def certify(target: Target, blocks: Sequence[str] | None = None, profile: str = 
         if spec.block(name).factory not in adapter.factories:
             result[name] = BlockResult(provided=False)
             continue
-        params = [p for p in clause_params(target, [name], options and (str(spec_path) if spec_path else None))]
+        params = clause_params(target, [name], str(spec_path) if spec_path else None)
         block = BlockResult(provided=True)
         for variant in sorted({p.variant for p in params}):
             run = RunResult([p.clause for p in params if p.variant == variant])

@@ -53,7 +53,7 @@ from torch.autograd.function import once_differentiable
 _HUGEPAGE_MIN_BYTES = 4 << 20
 _HUGEPAGE = 2 << 20
 _MADV_HUGEPAGE = 14
-_DEFAULT_CHUNK_BYTES = 0
+_DEFAULT_CHUNK_BYTES = 4 << 20
 
 
 # ---------------------------------------------------------------- allocation and chunking
@@ -112,15 +112,6 @@ def _vjp(fn: Callable, inputs: Sequence[torch.Tensor], grad: torch.Tensor, needs
     return value.detach(), [next(found) if need else None for need in needs]
 
 
-def _add(total: torch.Tensor | None, part: torch.Tensor | None) -> torch.Tensor | None:
-    return part if total is None else total + part
-
-
-def _max_grad(grad_pooled: torch.Tensor, mask: torch.Tensor, dims) -> torch.Tensor:
-    """amax's backward: the pooled gradient shared evenly among the tied maxima (``mask``)."""
-    return mask * (grad_pooled / mask.sum(dims, keepdim=True))
-
-
 # ---------------------------------------------------------------- the gates (small sub-graphs)
 def _mlp(pooled: torch.Tensor, fc1: torch.Tensor, fc2: torch.Tensor) -> torch.Tensor:
     return F.linear(F.relu(F.linear(pooled, fc1)), fc2)
@@ -131,7 +122,8 @@ def _se_gate(avg, fc1, fc2):
 
 
 def _channel_attention_gate(mx, avg, fc1, fc2):
-    return torch.sigmoid(_mlp(mx, fc1, fc2) + _mlp(avg, fc1, fc2))
+    both = _mlp(torch.cat([mx, avg]), fc1, fc2)  # one pass over the shared MLP's weights, not two
+    return torch.sigmoid(both[: len(mx)] + both[len(mx):])
 
 
 def _eca_gate(avg, kernel):
@@ -146,171 +138,176 @@ def _spatial_gate(mx, mean, kernel):
 _CHANNEL_GATES = {_se_gate: ("avg",), _channel_attention_gate: ("max", "avg"), _eca_gate: ("avg",)}
 
 
+# ---------------------------------------------------------------- full-size passes, chunk by chunk
 def _pool_hw(x: torch.Tensor, pools: Sequence[str]) -> list[torch.Tensor]:
-    return [x.amax((2, 3)) if kind == "max" else x.mean((2, 3)) for kind in pools]
+    """Max or mean over H, W, ``[B, C]`` each; a chunk's second pool reads it from the cache."""
+    outs = [x.new_empty(x.shape[:2]) for _ in pools]
+    for part in _chunks(x):
+        for out, kind in zip(outs, pools):
+            (torch.amax if kind == "max" else torch.mean)(x[part], (2, 3), out=out[part])
+    return outs
 
 
-def _pool_c(y: torch.Tensor) -> list[torch.Tensor]:
-    return [y.amax(1, keepdim=True), y.mean(1, keepdim=True)]
+def _pool_c_into(y: torch.Tensor, mx: torch.Tensor, mean: torch.Tensor) -> None:
+    torch.amax(y, 1, keepdim=True, out=mx)
+    torch.mean(y, 1, keepdim=True, out=mean)
 
 
-def _channel_input_grad(grad_y, x, gate, pooled, grad_pooled, pools, out=None) -> torch.Tensor:
-    """d loss / d x of ``x * gate(pool_hw(x))``: ``grad_y * gate`` plus the pools' backward."""
+def _reduce_product(a: torch.Tensor, b: torch.Tensor, dims) -> torch.Tensor:
+    """``(a * b).sum(dims, keepdim=True)`` with the product only ever one chunk in size."""
+    total = a.new_empty([1 if d in dims else n for d, n in enumerate(a.shape)])
+    for part in _chunks(a):
+        torch.sum(a[part] * b[part], dims, keepdim=True, out=total[part])
+    return total
+
+
+def _max_grad(grad_pooled: torch.Tensor, mask: torch.Tensor, dims) -> torch.Tensor:
+    """amax's backward: the pooled gradient shared evenly among the tied maxima (``mask``)."""
+    return mask * (grad_pooled / mask.sum(dims, keepdim=True))
+
+
+def _channel_input_grad(grad_y, x, gate, pooled, grad_pooled, pools, out) -> None:
+    """d loss / d x of ``x * gate(pool_hw(x))`` into ``out`` (which may be ``grad_y`` itself)."""
+    g4 = gate[:, :, None, None]
     avg = [g for g, kind in zip(grad_pooled, pools) if kind == "avg"]
-    base = (avg[0] / (x.shape[2] * x.shape[3]))[:, :, None, None] if avg else None
-    if base is None:
-        grad_x = torch.mul(grad_y, gate[:, :, None, None], out=out)
-    else:
-        grad_x = torch.addcmul(base, grad_y, gate[:, :, None, None], out=out)
-    for value, grad, kind in zip(pooled, grad_pooled, pools):
-        if kind == "max":
-            grad_x += _max_grad(grad[:, :, None, None], x == value[:, :, None, None], (2, 3))
-    return grad_x
-
-
-# ---------------------------------------------------------------- fused forward and backward
-def _channel_forward(x, gate_fn, weights, saved: list | None):
-    """``x * gate_fn(pools(x), *weights)``; ``saved`` collects the pooled tensors for backward."""
-    pools = _CHANNEL_GATES[gate_fn]
-    out = _new_like(x)
     for part in _chunks(x):
-        xc = x[part]
-        pooled = _pool_hw(xc, pools)
-        gate = gate_fn(*pooled, *weights)
-        torch.mul(xc, gate[:, :, None, None], out=out[part])
-        if saved is not None:
-            saved.append(pooled)
-    return out
+        if avg:
+            base = (avg[0][part] / (x.shape[2] * x.shape[3]))[:, :, None, None]
+            torch.addcmul(base, grad_y[part], g4[part], out=out[part])
+        else:
+            torch.mul(grad_y[part], g4[part], out=out[part])
+        for value, grad, kind in zip(pooled, grad_pooled, pools):
+            if kind == "max":
+                out[part] += _max_grad(grad[part][:, :, None, None], x[part] == value[part][:, :, None, None], (2, 3))
 
 
-class _ChannelBlock(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, gate_fn, *weights):
-        saved: list = []
-        out = _channel_forward(x, gate_fn, weights, saved)
-        ctx.gate_fn = gate_fn
-        ctx.save_for_backward(x, *weights, *(torch.cat(p) for p in zip(*saved)) if saved else ())
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):
-        gate_fn = ctx.gate_fn
-        pools = _CHANNEL_GATES[gate_fn]
-        x, *rest = ctx.saved_tensors
-        weights, pooled_all = rest[: len(rest) - len(pools)], rest[len(rest) - len(pools):]
-        need_x, need_w = ctx.needs_input_grad[0], list(ctx.needs_input_grad[2:])
-        grad_x = _new_like(x) if need_x else None
-        grad_w: list = [None] * len(weights)
-        for part in _chunks(x):
-            xc, gc = x[part], grad_out[part]
-            pooled = [p[part] for p in pooled_all]
-            grad_gate = (gc * xc).sum((2, 3))
-            gate, grads = _vjp(gate_fn, [*pooled, *weights], grad_gate, [need_x] * len(pools) + need_w)
-            grad_w = [_add(total, g) for total, g in zip(grad_w, grads[len(pools):])]
-            if need_x:
-                _channel_input_grad(gc, xc, gate, pooled, grads[: len(pools)], pools, out=grad_x[part])
-        return (grad_x, None, *grad_w)
-
-
-def _spatial_forward(x, kernel, saved: list | None):
-    out = _new_like(x)
-    for part in _chunks(x):
-        xc = x[part]
-        pooled = _pool_c(xc)
-        torch.mul(xc, _spatial_gate(*pooled, kernel), out=out[part])
-        if saved is not None:
-            saved.append(pooled)
-    return out
-
-
-def _spatial_input_grad(grad_y, y, gate, pooled, grad_pooled, out=None) -> torch.Tensor:
-    """d loss / d y of ``y * gate(max_c(y), mean_c(y))``."""
-    grad_max, grad_mean = grad_pooled
-    at_max = _max_grad(grad_max, y == pooled[0], 1)  # before ``out``, which may be ``y`` itself
+def _spatial_input_grad(grad_y, y, gate, mx, grad_max, grad_mean, out) -> torch.Tensor:
+    """d loss / d y of ``y * gate(max_c(y), mean_c(y))`` for one chunk, into ``out`` (None: a new tensor)."""
+    at_max = _max_grad(grad_max, y == mx, 1)
     grad = torch.addcmul(grad_mean / y.shape[1], grad_y, gate, out=out)
     grad += at_max
     return grad
 
 
-class _SpatialBlock(torch.autograd.Function):
+# ---------------------------------------------------------------- the blocks, forward and backward
+def _channel_forward(x, gate_fn, weights):
+    """``x * gate_fn(pools(x), *weights)``, and the pooled tensors (for backward)."""
+    pooled = _pool_hw(x, _CHANNEL_GATES[gate_fn])
+    gate = gate_fn(*pooled, *weights)
+    return torch.mul(x, gate[:, :, None, None], out=_new_like(x)), pooled
+
+
+class _ChannelBlock(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, kernel):
-        saved: list = []
-        out = _spatial_forward(x, kernel, saved)
-        ctx.save_for_backward(x, kernel, *(torch.cat(p) for p in zip(*saved)) if saved else ())
+    def forward(ctx, x, gate_fn, *weights):
+        out, pooled = _channel_forward(x, gate_fn, weights)
+        ctx.gate_fn = gate_fn
+        ctx.save_for_backward(x, *weights, *pooled)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, kernel, *pooled_all = ctx.saved_tensors
-        need_x, need_k = ctx.needs_input_grad
-        grad_x = _new_like(x) if need_x else None
-        grad_k = None
-        for part in _chunks(x):
-            xc, gc = x[part], grad_out[part]
-            pooled = [p[part] for p in pooled_all]
-            grad_gate = (gc * xc).sum(1, keepdim=True)
-            gate, (g_max, g_mean, g_k) = _vjp(_spatial_gate, [*pooled, kernel], grad_gate, [need_x, need_x, need_k])
-            grad_k = _add(grad_k, g_k)
-            if need_x:
-                _spatial_input_grad(gc, xc, gate, pooled, (g_max, g_mean), out=grad_x[part])
-        return grad_x, grad_k
+        pools = _CHANNEL_GATES[ctx.gate_fn]
+        x, *rest = ctx.saved_tensors
+        weights, pooled = rest[: -len(pools)], rest[-len(pools):]
+        need_x, need_w = ctx.needs_input_grad[0], list(ctx.needs_input_grad[2:])
+        grad_gate = _reduce_product(grad_out, x, (2, 3))[:, :, 0, 0]
+        gate, grads = _vjp(ctx.gate_fn, [*pooled, *weights], grad_gate, [need_x] * len(pools) + need_w)
+        grad_x = None
+        if need_x:
+            grad_x = _new_like(x)
+            _channel_input_grad(grad_out, x, gate, pooled, grads[: len(pools)], pools, out=grad_x)
+        return (grad_x, None, *grads[len(pools):])
 
 
-def _cbam_forward(x, fc1, fc2, kernel, saved: list | None):
-    """Channel gate, then the spatial gate of ``x * channel_gate``, applied in place on the output."""
+def _spatial_forward(x, kernel):
+    """``x * spatial_gate(x)`` chunk by chunk (pools, convolution, product while the chunk is cached)."""
     out = _new_like(x)
+    mx, mean = (x.new_empty((x.shape[0], 1, *x.shape[2:])) for _ in range(2))
     for part in _chunks(x):
-        xc = x[part]
-        channel_pooled = _pool_hw(xc, ("max", "avg"))
-        gate = _channel_attention_gate(*channel_pooled, fc1, fc2)
-        y = torch.mul(xc, gate[:, :, None, None], out=out[part])
-        spatial_pooled = _pool_c(y)
-        y.mul_(_spatial_gate(*spatial_pooled, kernel))
-        if saved is not None:
-            saved.append((*channel_pooled, gate, *spatial_pooled))
-    return out
+        _pool_c_into(x[part], mx[part], mean[part])
+        torch.mul(x[part], _spatial_gate(mx[part], mean[part], kernel), out=out[part])
+    return out, mx, mean
+
+
+class _SpatialBlock(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, kernel):
+        out, mx, mean = _spatial_forward(x, kernel)
+        ctx.save_for_backward(x, kernel, mx, mean)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, kernel, mx, mean = ctx.saved_tensors
+        need_x, need_k = ctx.needs_input_grad
+        grad_gate = _reduce_product(grad_out, x, (1,))
+        gate, (g_max, g_mean, g_k) = _vjp(_spatial_gate, [mx, mean, kernel], grad_gate, [need_x, need_x, need_k])
+        grad_x = None
+        if need_x:
+            grad_x = _new_like(x)
+            for part in _chunks(x):
+                _spatial_input_grad(grad_out[part], x[part], gate[part], mx[part], g_max[part], g_mean[part],
+                                    out=grad_x[part])
+        return grad_x, g_k
+
+
+def _cbam_forward(x, fc1, fc2, kernel):
+    """Channel gate, then, chunk by chunk, the spatial gate of ``y = x * channel_gate`` applied in place on y."""
+    c_max, c_avg = _pool_hw(x, ("max", "avg"))
+    gate = _channel_attention_gate(c_max, c_avg, fc1, fc2)
+    g4 = gate[:, :, None, None]
+    out = _new_like(x)
+    s_max, s_mean = (x.new_empty((x.shape[0], 1, *x.shape[2:])) for _ in range(2))
+    for part in _chunks(x):
+        y = torch.mul(x[part], g4[part], out=out[part])
+        _pool_c_into(y, s_max[part], s_mean[part])
+        y.mul_(_spatial_gate(s_max[part], s_mean[part], kernel))
+    return out, (c_max, c_avg, gate, s_max, s_mean)
 
 
 class _CBAMBlock(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, fc1, fc2, kernel):
-        saved: list = []
-        out = _cbam_forward(x, fc1, fc2, kernel, saved)
-        ctx.save_for_backward(x, fc1, fc2, kernel, *(torch.cat(p) for p in zip(*saved)) if saved else ())
+        out, saved = _cbam_forward(x, fc1, fc2, kernel)
+        ctx.save_for_backward(x, fc1, fc2, kernel, *saved)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, fc1, fc2, kernel, *saved = ctx.saved_tensors
+        x, fc1, fc2, kernel, c_max, c_avg, gate, s_max, s_mean = ctx.saved_tensors
         need_x, need_fc1, need_fc2, need_k = ctx.needs_input_grad
         need_channel = need_x or need_fc1 or need_fc2  # the channel MLP's gradients pass through y
-        grad_x = _new_like(x) if need_x else None
-        grad_fc1 = grad_fc2 = grad_k = None
+        g4 = gate[:, :, None, None]
+        # 1. The spatial gate's gradient, sum over channels of grad_out * y, with y = x * gate
+        #    recomputed per chunk: bitwise the forward's y (one rounded product per element).
+        grad_s = x.new_empty(s_max.shape)
         for part in _chunks(x):
-            xc, gc = x[part], grad_out[part]
-            c_max, c_avg, gate, s_max, s_mean = (t[part] for t in saved)
-            y = xc * gate[:, :, None, None]  # bitwise the forward's y: one rounded product per element
-            grad_s = (gc * y).sum(1, keepdim=True)
-            s_gate, (g_smax, g_smean, g_k) = _vjp(
-                _spatial_gate, [s_max, s_mean, kernel], grad_s, [need_channel, need_channel, need_k]
-            )
-            grad_k = _add(grad_k, g_k)
-            if not need_channel:
-                continue
-            grad_y = _spatial_input_grad(gc, y, s_gate, [s_max, s_mean], (g_smax, g_smean), out=y)
-            del y  # grad_y reuses its memory
-            grad_gate = (grad_y * xc).sum((2, 3))
-            _, (g_cmax, g_cavg, g1, g2) = _vjp(
-                _channel_attention_gate, [c_max, c_avg, fc1, fc2], grad_gate, [need_x, need_x, need_fc1, need_fc2]
-            )
-            grad_fc1, grad_fc2 = _add(grad_fc1, g1), _add(grad_fc2, g2)
-            if need_x:
-                _channel_input_grad(grad_y, xc, gate, [c_max, c_avg], (g_cmax, g_cavg), ("max", "avg"),
-                                    out=grad_x[part])
+            y = x[part] * g4[part]
+            torch.sum(y.mul_(grad_out[part]), 1, keepdim=True, out=grad_s[part])
+        s_gate, (g_smax, g_smean, grad_k) = _vjp(
+            _spatial_gate, [s_max, s_mean, kernel], grad_s, [need_channel, need_channel, need_k]
+        )
+        if not need_channel:
+            return None, None, None, grad_k
+        # 2. grad_y (kept in grad_x's buffer when the input needs a gradient), and the channel gate's
+        #    gradient, sum over H, W of grad_y * x.
+        grad_x = _new_like(x) if need_x else None
+        grad_gate = x.new_empty(gate.shape)
+        for part in _chunks(x):
+            y = x[part] * g4[part]
+            grad_y = _spatial_input_grad(grad_out[part], y, s_gate[part], s_max[part], g_smax[part], g_smean[part],
+                                         out=grad_x[part] if need_x else None)
+            torch.sum(y.copy_(grad_y).mul_(x[part]), (2, 3), out=grad_gate[part])  # y's memory as scratch
+        _, (g_cmax, g_cavg, grad_fc1, grad_fc2) = _vjp(
+            _channel_attention_gate, [c_max, c_avg, fc1, fc2], grad_gate, [need_x, need_x, need_fc1, need_fc2]
+        )
+        # 3. grad_x = grad_y * gate + the channel pools' terms, in place.
+        if need_x:
+            _channel_input_grad(grad_x, x, gate, [c_max, c_avg], (g_cmax, g_cavg), ("max", "avg"), out=grad_x)
         return grad_x, grad_fc1, grad_fc2, grad_k
 
 
@@ -342,7 +339,7 @@ class _ChannelGated(nn.Module):
         weights = self.weights()
         if _tracks_grad(x, *weights):
             return _ChannelBlock.apply(x, type(self).gate_fn, *weights)
-        return _channel_forward(x, type(self).gate_fn, weights, None)
+        return _channel_forward(x, type(self).gate_fn, weights)[0]
 
 
 class SqueezeExcitation(_ChannelGated):
@@ -402,7 +399,7 @@ class SpatialAttention(nn.Module):
         kernel = self.conv.weight
         if _tracks_grad(x, kernel):
             return _SpatialBlock.apply(x, kernel)
-        return _spatial_forward(x, kernel, None)
+        return _spatial_forward(x, kernel)[0]
 
 
 class CBAM(nn.Module):
@@ -417,7 +414,7 @@ class CBAM(nn.Module):
         weights = (*self.channel_attention.weights(), self.spatial_attention.conv.weight)
         if _tracks_grad(x, *weights):
             return _CBAMBlock.apply(x, *weights)
-        return _cbam_forward(x, *weights, None)
+        return _cbam_forward(x, *weights)[0]
 
 
 def se(*, in_channel: int, ratio: int = 4) -> nn.Module:
