@@ -55,11 +55,17 @@ def _spec(spec_path: str | None) -> Spec:
     return load_spec(spec_path or DEFAULT_SPEC)
 
 
+_OBJECT_TARGETS: dict[str, Any] = {}  # label -> module object or mapping given to clause_params
+
+
 def _adapter(target: Target):
     """An Adapter for a file, module name, module object or mapping (cached for names and paths)."""
     if isinstance(target, (str, Path)):
-        return _adapter_by_name(str(target))
-    label = getattr(target, "__name__", "mapping")
+        if str(target) in _OBJECT_TARGETS:  # a label that clause_params gave to an object
+            target = _OBJECT_TARGETS[str(target)]
+        else:
+            return _adapter_by_name(str(target))
+    label = getattr(target, "__name__", f"mapping-{id(target):x}")
     return load_adapter(TargetRef(label=label), source=target)
 
 
@@ -75,6 +81,8 @@ def clause_params(target: Target, blocks: Sequence[str] | None = None, spec_path
     spec = _spec(spec_path)
     adapter = _adapter(target)
     label = str(target) if isinstance(target, (str, Path)) else adapter.label
+    if not isinstance(target, (str, Path)):
+        _OBJECT_TARGETS[label] = target  # the tests find this very object again, not a namesake
     params = []
     for name in blocks or list(spec.blocks):
         block = spec.block(name)

@@ -57,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("folder", type=Path, nargs="?", default=Path("certificates"), help="folder of *.json certificates")
     matrix.add_argument("--output", type=Path, default=Path("docs/conformance-matrix.md"), metavar="FILE")
 
+    listing = commands.add_parser("list", help="show the clauses of each block (or of one block)")
+    listing.add_argument("block", nargs="?", metavar="BLOCK", help="only this block")
+    listing.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
+
+    explain = commands.add_parser("explain", help="what a clause checks, where it comes from, typical causes and fixes")
+    explain.add_argument("clause", metavar="CLAUSE", help="a clause id: oracle.output, or as reports print it: se::oracle.output")
+    explain.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
+
+    replay = commands.add_parser("replay", help="re-run every failing case of a saved certificate; say which still fail")
+    replay.add_argument("certificate", type=Path, metavar="CERTIFICATE.json")
+    replay.add_argument("--target", help="replay against this implementation (default: the certificate's)")
+    replay.add_argument("--spec", type=Path, default=None, metavar="PATH", help="spec file (default: the certificate's)")
+    replay.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
+
     stat = commands.add_parser("stat", help="reproduce the documents' torchstat tables")
     stat.add_argument("--input", default="32,16,16", metavar="C,H,W", help="input size without batch (default: 32,16,16)")
     return parser
@@ -72,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             return _reproduce(args)
         if args.command == "stat":
             return _stat(args)
+        if args.command == "list":
+            return _list(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "replay":
+            return _replay(args)
         if args.command == "matrix":
             return _matrix(args)
     except (SpecError, TargetError, UsageError, DomainError) as err:
@@ -137,6 +157,13 @@ def _certify(args) -> int:
             print(f"attncert: {ref.label}: {err}", file=sys.stderr)
             statuses.append(2)
             continue
+        if not any(b.provided for b in certificate.blocks.values()):
+            nothing = TargetError(f"{ref.label} provides none of the factories {', '.join(b.factory for b in spec.blocks.values())}")
+            if not args.all:
+                raise nothing
+            print(f"attncert: {nothing}", file=sys.stderr)
+            statuses.append(2)
+            continue
         if json_path:
             write_json(certificate, json_path)
         if md_path:
@@ -144,8 +171,6 @@ def _certify(args) -> int:
         print_certificate(certificate.to_json(), json_path, verbose=args.verbose)
         certificates.append(certificate)
         statuses.append(certificate.exit_status)
-        if not any(b.provided for b in certificate.blocks.values()):
-            raise TargetError(f"{ref.label} provides none of the factories {', '.join(b.factory for b in spec.blocks.values())}")
     if args.all:
         print_summary([c.to_json() for c in certificates])
     return max(statuses) if statuses else 2
@@ -205,6 +230,43 @@ def _matrix(args) -> int:
     write_atomically(args.output, render(certificates))
     print(f"conformance matrix of {len(certificates)} certificates written to {args.output}")
     return 0
+
+
+def _list(args) -> int:
+    from .explain import list_clauses
+
+    print(list_clauses(load_spec(args.spec), args.block), end="")  # an unknown BLOCK: DomainError, exit 2
+    return 0
+
+
+def _explain(args) -> int:
+    from .explain import explain
+
+    spec = load_spec(args.spec)
+    try:
+        text = explain(spec, args.clause)
+    except ValueError as err:  # unknown clause or block: the message lists the known ones
+        raise UsageError(str(err)) from None
+    print(text, end="")
+    return 0
+
+
+def _replay(args) -> int:
+    from .explain import CertificateError, replay
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    _install_signal_handlers()
+    try:
+        text, status = replay(args.certificate, timeout=args.timeout, target=args.target, spec_path=args.spec,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except CertificateError as err:
+        raise UsageError(str(err)) from None
+    except Interrupted as stop:
+        print(f"\nattncert: interrupted ({stop})", file=sys.stderr)
+        return 128 + stop.signum
+    print(text, end="")
+    return status
 
 
 def _stat(args) -> int:

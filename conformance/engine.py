@@ -82,19 +82,30 @@ def run_search(
     key: str,
     on_example: Callable[[Case], None] | None = None,
     max_examples: int | None = None,
+    shrink_budget: float | None = None,
 ) -> ClauseOutcome:
     """Search for a counterexample with Hypothesis; a failure comes back shrunk to its minimal case."""
     skip = clause.skip_reason(subject)
     if skip:
         return ClauseOutcome("skip", skip)
-    state: dict = {"case": None, "examples": 0}
+    state: dict = {"case": None, "examples": 0, "failed": set()}
+    stop_shrinking_at = time.monotonic() + shrink_budget if shrink_budget else None
 
     def body(case: Case) -> None:
+        key = case.to_json()
+        # Past the budget, a failure already in hand is good enough: reject new candidates at once,
+        # so Hypothesis ends with the smallest failing case found so far (and replays it).
+        if state["failed"] and stop_shrinking_at and time.monotonic() > stop_shrinking_at and key not in state["failed"]:
+            hypothesis.reject()
         state["case"], state["examples"] = case, state["examples"] + 1
         if on_example is not None:
             on_example(case)
         reset_torch_state(case)
-        clause.check(subject, case)
+        try:
+            clause.check(subject, case)
+        except Exception:
+            state["failed"].add(key)
+            raise
 
     strategy = cases(subject.block, profile, clause.dtypes, clause.layouts, clause.max_numel, clause.min_batch,
                      clause.max_channels, subject.variant)

@@ -190,6 +190,8 @@ class _Group:
             "done": [{k: r[k] for k in ("block", "variant", "clause")} for r in self.results],
             "case": options.case,
             "only": options.only,
+            # stop shrinking in time to report the failure before the parent's timeout kills the worker
+            "shrink_budget": options.timeout * 0.5,
         }
 
     def execute(self) -> None:

@@ -115,6 +115,7 @@ def main() -> int:
                 job.get("database"),
                 f"{ref.label}|{'/'.join(map(str, key))}",
                 on_example=lambda case: _emit(events, event="example", case=case.counterexample()),
+                shrink_budget=job.get("shrink_budget"),
             )
         _emit(
             events,

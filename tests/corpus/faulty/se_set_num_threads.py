@@ -1,8 +1,11 @@
-"""SE whose forward calls `torch.set_num_threads(1)`.
+"""SE whose forward calls `torch.set_num_threads(1)` (or `torch.set_num_threads(3)` when the process
+already runs one thread, so that the call really changes the setting wherever it runs: a harness
+that pins itself to one thread would otherwise see no change at all).
 
-Misbehaviour: global torch state changed in forward. The output is correct; the side effect slows
-every later computation in the process (the oracle's included) to one intra-op thread. The harness
-must detect the change of `torch.get_num_threads()` across the call and fail the block.
+Misbehaviour: global torch state changed in forward. The output is correct; the side effect changes
+the speed (and, for some reductions, the summation order) of every later computation in the process,
+the oracle's included. The harness must detect the change of `torch.get_num_threads()` across the
+call and fail the block.
 """
 
 import torch
@@ -21,7 +24,7 @@ class SE(nn.Module):
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        torch.set_num_threads(1)
+        torch.set_num_threads(1 if torch.get_num_threads() != 1 else 3)
         b, c = x.shape[:2]
         gate = self.sigmoid(self.fc2(self.relu(self.fc1(self.avg_pool(x).flatten(1))))).view(b, c, 1, 1)
         return x * gate
