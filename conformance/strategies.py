@@ -36,7 +36,7 @@ class Profile:
 
 
 PROFILES = {
-    "ci": Profile("ci", max_examples=12, max_channels=4096, max_side=12, max_batch=4, max_numel=40_000, max_param_span=8),
+    "ci": Profile("ci", max_examples=12, max_channels=1024, max_side=12, max_batch=4, max_numel=40_000, max_param_span=8),
     "dev": Profile("dev", max_examples=60, max_channels=8192, max_side=24, max_batch=4, max_numel=200_000, max_param_span=16),
     "thorough": Profile("thorough", max_examples=300, max_channels=16384, max_side=40, max_batch=4, max_numel=1_000_000, max_param_span=32),
 }
@@ -83,6 +83,12 @@ def channel_edges(ratio: int | None, max_channels: int) -> st.SearchStrategy[int
     return st.sampled_from(sorted(c for c in edges if 1 <= c <= max_channels))
 
 
+def log_uniform(upper: int) -> st.SearchStrategy[int]:
+    """1..upper with every power-of-two range equally likely (large sizes are rare and costly)."""
+    top = max(upper.bit_length() - 1, 0)
+    return st.integers(0, top).flatmap(lambda e: st.integers(2**e, min(2 ** (e + 1) - 1, upper)))
+
+
 @st.composite
 def cases(
     draw,
@@ -106,7 +112,7 @@ def cases(
         st.one_of(
             st.integers(1, min(64, channels_upper)),
             channel_edges(kwargs.get("ratio"), channels_upper),
-            st.integers(1, channels_upper),
+            log_uniform(channels_upper),
         ),
         label="in_channel" if has_channels else "channels",
     )
