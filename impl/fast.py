@@ -9,29 +9,38 @@ Every block is "output = input times a gate", with a gate that is small (``[B, C
 next to the input. On a CPU such a block is bound by memory traffic and, above all, by allocating
 its full-size output, so this file does three things that the plain implementation does not:
 
-1. **One full-size allocation per call.** The output is allocated once and written once with
+1. **One full-size allocation per forward call.** The output is allocated once and written with
    ``torch.mul(..., out=)``; CBAM applies its spatial gate in place on its own output instead of
    materialising ``x * channel_gate`` and then a second product.
-2. **Huge pages for that allocation** (Linux, CPU, at least ``_HUGEPAGE_MIN_BYTES``). With glibc's
-   default allocator a large tensor is a fresh ``mmap`` on every call, and faulting it in 4 KiB
-   pages costs several times the arithmetic. ``madvise(MADV_HUGEPAGE)`` on the new buffer (what
-   ``THP_MEM_ALLOC_ENABLE=1`` does for every PyTorch allocation) lets the kernel fault it in 2 MiB
-   pages. It only advises the kernel about memory this module just allocated; set
-   ``ATTNCERT_FAST_HUGEPAGES=0`` to turn it off.
+2. **Huge pages for fresh full-size buffers** (Linux, CPU, at least ``_HUGEPAGE_MIN_BYTES``). With
+   glibc's default allocator a large tensor is a fresh ``mmap`` on every call, and faulting it in
+   4 KiB pages costs several times the arithmetic. ``madvise(MADV_HUGEPAGE)`` on a new, untouched
+   buffer (what ``THP_MEM_ALLOC_ENABLE=1`` does for every PyTorch allocation) lets the kernel fault
+   it in 2 MiB pages. It only advises the kernel about memory this module just allocated and has
+   not touched; set ``ATTNCERT_FAST_HUGEPAGES=0`` to turn it off.
 3. **Hand-written, fused backward passes** (``torch.autograd.Function``): autograd's generic
-   backward of ``x * gate`` materialises ``grad * x`` and ``grad * gate`` and then sums them into a
-   third full-size tensor; here the gate's gradient is one reduction and the input's gradient one
-   fused write. The small gate computations (MLP, 1D and 2D convolutions, sigmoid) are
+   backward of ``x * gate`` allocates ``grad * x``, ``grad * gate`` and their sum with the pools'
+   gradients, each a fresh full-size tensor; here the input's gradient is written once into one
+   buffer (``addcmul``, then max pooling's terms in place). The small gate computations (MLP, 1D and 2D convolutions, sigmoid) are
    differentiated by autograd itself (a vector-Jacobian product on the pooled tensors), so only
    the full-size parts are hand-derived. Max pooling splits its gradient evenly among tied
-   maxima, exactly as ``torch.amax`` does, and these functions are verified with ``gradcheck``
-   (tests/test_fast_impl.py).
+   maxima, exactly as ``torch.amax`` does. When autograd asks for a differentiable backward
+   (``create_graph=True``: double backward, gradient penalties), backward instead differentiates
+   the plain definitions (``_plain_*``) with autograd. Both are checked with ``gradcheck`` and
+   ``gradgradcheck`` (tests/test_fast_impl.py).
 
-Work is done in chunks of whole samples (every block is per-sample), so that the second touch of
-a chunk can hit the cache; ``ATTNCERT_FAST_CHUNK_BYTES`` sets the chunk size (0: the whole batch).
-Results do not depend on the chunking beyond floating-point rounding, and are deterministic.
-``torch.compile`` is not used: measured on a 2-core CPU it did not beat this eager code (see
-docs/benchmarks.md), and it would add compile latency and recompilation for every new shape.
+Full-size passes can run in chunks of whole samples (every block is per-sample), so that a chunk's
+second touch hits the cache and backward temporaries stay chunk-sized: ``ATTNCERT_FAST_CHUNK_BYTES``
+(default 0, the whole batch as one chunk). Measured on a shared 2-core machine, 4 MiB chunks cut
+the CPU time of forward+backward two- to threefold with one thread, but with two threads every
+chunk's operations are OpenMP parallel regions, and when the machine is busy each region can wait
+a scheduler slice for its second thread: wall time got two to five times worse. The whole batch is
+the default because it does the fewest parallel regions. Results do not depend on the chunking
+beyond floating-point rounding, and are deterministic.
+
+``torch.compile`` is not used: on the same machine it compiled for about 40 s per input shape and
+then took 0.85-0.9x the eager time for CBAM's forward but 1.4-1.5x for SE's (which eager code already does
+in the floor's two passes), and it would recompile for every new shape, dtype and layout.
 
 Parameter names and registration order are the canonical ones (DESIGN §2), so weights transfer.
 """
@@ -48,40 +57,50 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 _HUGEPAGE_MIN_BYTES = 4 << 20
 _HUGEPAGE = 2 << 20
 _MADV_HUGEPAGE = 14
-_DEFAULT_CHUNK_BYTES = 4 << 20
+_DEFAULT_CHUNK_BYTES = 0
 
 
 # ---------------------------------------------------------------- allocation and chunking
 @functools.lru_cache(maxsize=1)
-def _madvise() -> Callable | None:
-    """libc's madvise, or None where it is unavailable or switched off (looked up on first use)."""
+def _libc() -> tuple[Callable, Callable] | None:
+    """libc's madvise and mincore, or None where unavailable or switched off (looked up on first use)."""
     if not sys.platform.startswith("linux") or os.environ.get("ATTNCERT_FAST_HUGEPAGES", "1") == "0":
         return None
     try:
-        fn = ctypes.CDLL(None, use_errno=True).madvise
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise, mincore = libc.madvise, libc.mincore
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    madvise.restype = mincore.restype = ctypes.c_int
+    return madvise, mincore
 
 
-def _new_like(x: torch.Tensor) -> torch.Tensor:
-    """An uninitialised tensor like ``x`` (same layout where ``x`` is dense), backed by huge pages if possible."""
-    out = torch.empty_like(x)
+def _new_like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """An uninitialised tensor like ``x`` (same layout where ``x`` is dense), on huge pages where that helps.
+
+    Every full-size tensor of this module, outputs and backward temporaries alike, comes from here.
+    Only memory not yet touched is advised: that is a fresh mapping (glibc's malloc maps every large
+    block anew), which huge pages fault in far faster. Memory an allocator reuses (tcmalloc's) is
+    already resident, and advising it was measured to make it slower.
+    """
+    out = torch.empty_like(x, dtype=dtype)
     nbytes = out.numel() * out.element_size()
-    if out.device.type == "cpu" and nbytes >= _HUGEPAGE_MIN_BYTES:
-        madvise = _madvise()
-        if madvise is not None:
-            start = -(-out.data_ptr() // _HUGEPAGE) * _HUGEPAGE
-            end = (out.data_ptr() + nbytes) // _HUGEPAGE * _HUGEPAGE
-            if end > start:
-                madvise(start, end - start, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
+    if out.device.type != "cpu" or nbytes < _HUGEPAGE_MIN_BYTES:
+        return out
+    libc = _libc()
+    start = -(-out.data_ptr() // _HUGEPAGE) * _HUGEPAGE
+    end = (out.data_ptr() + nbytes) // _HUGEPAGE * _HUGEPAGE
+    if libc is not None and end > start:
+        madvise, mincore = libc
+        resident = ctypes.create_string_buffer(1)
+        if mincore(start, 1, resident) == 0 and not resident.raw[0] & 1:  # the first page is untouched
+            madvise(start, end - start, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
     return out
 
 
@@ -138,6 +157,30 @@ def _spatial_gate(mx, mean, kernel):
 _CHANNEL_GATES = {_se_gate: ("avg",), _channel_attention_gate: ("max", "avg"), _eca_gate: ("avg",)}
 
 
+# ---------------------------------------------------------------- the blocks as plain autograd code
+# What the fused code below computes, written with differentiable torch ops only. Backward uses
+# them when autograd asks for a differentiable backward (create_graph=True: double backward,
+# gradient penalties, gradgradcheck); every other backward is the fused one.
+def _plain_channel(x, gate_fn, weights):
+    pooled = [x.amax((2, 3)) if kind == "max" else x.mean((2, 3)) for kind in _CHANNEL_GATES[gate_fn]]
+    return x * gate_fn(*pooled, *weights)[:, :, None, None]
+
+
+def _plain_spatial(x, kernel):
+    return x * _spatial_gate(x.amax(1, keepdim=True), x.mean(1, keepdim=True), kernel)
+
+
+def _plain_cbam(x, fc1, fc2, kernel):
+    return _plain_spatial(_plain_channel(x, _channel_attention_gate, (fc1, fc2)), kernel)
+
+
+def _differentiable_backward(plain, inputs, grad_out, needs):
+    """The gradients of ``plain(*inputs)``, as a graph that can itself be differentiated."""
+    wanted = [t for t, need in zip(inputs, needs) if need]
+    found = iter(torch.autograd.grad(plain(*inputs), wanted, grad_out, create_graph=True))
+    return [next(found) if need else None for need in needs]
+
+
 # ---------------------------------------------------------------- full-size passes, chunk by chunk
 def _pool_hw(x: torch.Tensor, pools: Sequence[str]) -> list[torch.Tensor]:
     """Max or mean over H, W, ``[B, C]`` each; a chunk's second pool reads it from the cache."""
@@ -154,16 +197,17 @@ def _pool_c_into(y: torch.Tensor, mx: torch.Tensor, mean: torch.Tensor) -> None:
 
 
 def _reduce_product(a: torch.Tensor, b: torch.Tensor, dims) -> torch.Tensor:
-    """``(a * b).sum(dims, keepdim=True)`` with the product only ever one chunk in size."""
+    """``(a * b).sum(dims, keepdim=True)``, the product one chunk at a time."""
     total = a.new_empty([1 if d in dims else n for d, n in enumerate(a.shape)])
     for part in _chunks(a):
-        torch.sum(a[part] * b[part], dims, keepdim=True, out=total[part])
+        torch.sum(torch.mul(a[part], b[part], out=_new_like(a[part])), dims, keepdim=True, out=total[part])
     return total
 
 
-def _max_grad(grad_pooled: torch.Tensor, mask: torch.Tensor, dims) -> torch.Tensor:
-    """amax's backward: the pooled gradient shared evenly among the tied maxima (``mask``)."""
-    return mask * (grad_pooled / mask.sum(dims, keepdim=True))
+def _add_max_grad(out: torch.Tensor, grad_pooled: torch.Tensor, x: torch.Tensor, maxima: torch.Tensor, dims) -> None:
+    """amax's backward, added to ``out``: the pooled gradient shared evenly among tied maxima of ``x``."""
+    at_max = torch.eq(x, maxima, out=_new_like(x, torch.bool))
+    out.addcmul_(at_max, grad_pooled / at_max.sum(dims, keepdim=True))
 
 
 def _channel_input_grad(grad_y, x, gate, pooled, grad_pooled, pools, out) -> None:
@@ -178,14 +222,13 @@ def _channel_input_grad(grad_y, x, gate, pooled, grad_pooled, pools, out) -> Non
             torch.mul(grad_y[part], g4[part], out=out[part])
         for value, grad, kind in zip(pooled, grad_pooled, pools):
             if kind == "max":
-                out[part] += _max_grad(grad[part][:, :, None, None], x[part] == value[part][:, :, None, None], (2, 3))
+                _add_max_grad(out[part], grad[part][:, :, None, None], x[part], value[part][:, :, None, None], (2, 3))
 
 
-def _spatial_input_grad(grad_y, y, gate, mx, grad_max, grad_mean, out) -> torch.Tensor:
-    """d loss / d y of ``y * gate(max_c(y), mean_c(y))`` for one chunk, into ``out`` (None: a new tensor)."""
-    at_max = _max_grad(grad_max, y == mx, 1)
-    grad = torch.addcmul(grad_mean / y.shape[1], grad_y, gate, out=out)
-    grad += at_max
+def _spatial_input_grad(grad_y, y, gate, mx, grad_max, grad_mean, out=None) -> torch.Tensor:
+    """d loss / d y of ``y * gate(max_c(y), mean_c(y))`` for one chunk, into ``out`` (not ``y``; None: new)."""
+    grad = torch.addcmul(grad_mean / y.shape[1], grad_y, gate, out=_new_like(y) if out is None else out)
+    _add_max_grad(grad, grad_max, y, mx, 1)
     return grad
 
 
@@ -206,12 +249,16 @@ class _ChannelBlock(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
         pools = _CHANNEL_GATES[ctx.gate_fn]
         x, *rest = ctx.saved_tensors
         weights, pooled = rest[: -len(pools)], rest[-len(pools):]
         need_x, need_w = ctx.needs_input_grad[0], list(ctx.needs_input_grad[2:])
+        if torch.is_grad_enabled():  # create_graph=True
+            grad_x, *grad_w = _differentiable_backward(
+                lambda x, *w: _plain_channel(x, ctx.gate_fn, w), (x, *weights), grad_out, [need_x, *need_w]
+            )
+            return (grad_x, None, *grad_w)
         grad_gate = _reduce_product(grad_out, x, (2, 3))[:, :, 0, 0]
         gate, grads = _vjp(ctx.gate_fn, [*pooled, *weights], grad_gate, [need_x] * len(pools) + need_w)
         grad_x = None
@@ -239,10 +286,11 @@ class _SpatialBlock(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
         x, kernel, mx, mean = ctx.saved_tensors
         need_x, need_k = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph=True
+            return tuple(_differentiable_backward(_plain_spatial, (x, kernel), grad_out, [need_x, need_k]))
         grad_gate = _reduce_product(grad_out, x, (1,))
         gate, (g_max, g_mean, g_k) = _vjp(_spatial_gate, [mx, mean, kernel], grad_gate, [need_x, need_x, need_k])
         grad_x = None
@@ -276,17 +324,18 @@ class _CBAMBlock(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
         x, fc1, fc2, kernel, c_max, c_avg, gate, s_max, s_mean = ctx.saved_tensors
         need_x, need_fc1, need_fc2, need_k = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph=True
+            return tuple(_differentiable_backward(_plain_cbam, (x, fc1, fc2, kernel), grad_out, ctx.needs_input_grad))
         need_channel = need_x or need_fc1 or need_fc2  # the channel MLP's gradients pass through y
         g4 = gate[:, :, None, None]
         # 1. The spatial gate's gradient, sum over channels of grad_out * y, with y = x * gate
         #    recomputed per chunk: bitwise the forward's y (one rounded product per element).
         grad_s = x.new_empty(s_max.shape)
         for part in _chunks(x):
-            y = x[part] * g4[part]
+            y = torch.mul(x[part], g4[part], out=_new_like(x[part]))
             torch.sum(y.mul_(grad_out[part]), 1, keepdim=True, out=grad_s[part])
         s_gate, (g_smax, g_smean, grad_k) = _vjp(
             _spatial_gate, [s_max, s_mean, kernel], grad_s, [need_channel, need_channel, need_k]
@@ -298,7 +347,7 @@ class _CBAMBlock(torch.autograd.Function):
         grad_x = _new_like(x) if need_x else None
         grad_gate = x.new_empty(gate.shape)
         for part in _chunks(x):
-            y = x[part] * g4[part]
+            y = torch.mul(x[part], g4[part], out=_new_like(x[part]))
             grad_y = _spatial_input_grad(grad_out[part], y, s_gate[part], s_max[part], g_smax[part], g_smean[part],
                                          out=grad_x[part] if need_x else None)
             torch.sum(y.copy_(grad_y).mul_(x[part]), (2, 3), out=grad_gate[part])  # y's memory as scratch

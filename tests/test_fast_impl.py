@@ -4,7 +4,7 @@ fast.py replaces autograd by hand-written backward passes and works in chunks of
 tests aim at what that could break: every block, float32 and float64, contiguous / channels_last /
 non-contiguous inputs, train and eval mode, one sample per chunk or the whole batch per chunk,
 inputs full of ties (max pooling must split its gradient like ``torch.amax``), gradients of the
-input alone or of the parameters alone, and ``gradcheck`` on small float64 inputs.
+input alone or of the parameters alone, and ``gradcheck`` / ``gradgradcheck`` on small float64 inputs.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def test_matches_oracle_with_gradients(case):
 @pytest.mark.parametrize("chunk_bytes", [0, 1])
 @pytest.mark.parametrize("block", BLOCKS)
 def test_gradcheck(block, chunk_bytes):
-    """Finite differences agree with the hand-written backward, for the input and every parameter."""
+    """Finite differences agree with the hand-written backward (and the double backward), for the input
+    and every parameter."""
     kwargs = {"se": {"in_channel": 4, "ratio": 2}, "eca": {"in_channel": 4, "b": 1, "gamma": 1},
               "channel_attention": {"in_channel": 4, "ratio": 2}, "spatial_attention": {"kernel_size": 3},
               "cbam": {"in_channel": 4, "ratio": 2, "kernel_size": 3}}[block]
@@ -188,6 +189,8 @@ def test_gradcheck(block, chunk_bytes):
         assert torch.autograd.gradcheck(call, (x.requires_grad_(), *params))
         x_cl = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
         assert torch.autograd.gradcheck(call, (x_cl, *params), fast_mode=True)
+        # create_graph=True takes the differentiable backward: its own derivatives must be right too.
+        assert torch.autograd.gradgradcheck(call, (x, *params), fast_mode=True)
 
 
 @pytest.mark.parametrize("block", BLOCKS)
@@ -268,4 +271,4 @@ def test_constructor_domain():
 def test_import_is_light():
     """Importing fast.py neither compiles nor looks up libc: the huge-page helper binds on first use."""
     module = _load_fast()
-    assert module._madvise.cache_info().currsize == 0
+    assert module._libc.cache_info().currsize == 0

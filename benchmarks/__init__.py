@@ -1,0 +1,1 @@
+"""attncert's benchmark suite: ``pytest benchmarks --benchmark-only`` (see support.py for the floor model)."""
