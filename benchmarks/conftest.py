@@ -76,3 +76,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if target:
         support.write_json(rows, target, env)
         terminalreporter.write_line(f"ratio table written to {target}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Benchmarks run only under --benchmark-only, so plain `pytest` (the test suite) stays light."""
+    if config.getoption("benchmark_only", False):
+        return
+    skip = pytest.mark.skip(reason="a benchmark: run with pytest --benchmark-only (or tox -e bench)")
+    for item in items:
+        if "benchmark" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
