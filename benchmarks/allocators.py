@@ -170,8 +170,11 @@ def report(rows: list[support.Row], settings: list[str], meta: dict) -> str:
              f"torch {env.get('torch')}, {env.get('threads')} threads, device {env.get('device')}; "
              "each benchmark's median over the median of its interleaved floor (benchmarks/support.py"
              " explains the floor: R = one read pass, RW = one read-and-write pass, preallocated).",
-             "Regenerate: `python -m benchmarks.allocators` (plot: `python -m benchmarks.plot`).", "",
-             headline(rows, settings), "", "## Targets for impl/fast.py", ""]
+             "Regenerate: `python -m benchmarks.allocators` (plot: `python -m benchmarks.plot`).", ""]
+    loads = [f"{LABELS[s]} {m['load_average_1min']:.1f}" for s, m in meta.items() if m.get("load_average_1min") is not None]
+    if loads:
+        lines += [f"1-minute load average when each setting finished (a busy machine inflates ratios): {', '.join(loads)}.", ""]
+    lines += [headline(rows, settings), "", "## Targets for impl/fast.py", ""]
     for statement, met, detail in targets(rows):
         mark = {True: "met", False: "NOT met", None: "unknown"}[met]
         lines.append(f"- **{mark}**: {statement} ({detail})")

@@ -29,7 +29,7 @@ def pytest_report_header(config):
     env = support.environment(settings)
     return [
         f"attncert benchmarks: torch {env['torch']}, device {env['device']}, threads {settings.threads}"
-        f" (BENCH_THREADS), allocator {env['allocator']}, rounds {settings.rounds} per large shape,"
+        f" (BENCH_THREADS), allocator {env['allocator']}, {settings.warmup} warm-up + {settings.rounds} rounds per large shape,"
         f" shapes {', '.join(support.shape_label(s) for s in settings.shapes)}",
     ]
 

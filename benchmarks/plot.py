@@ -24,6 +24,7 @@ def draw(table: Path | str, out: Path | str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
 
     meta, rows = support.read_json(table)
     shapes = sorted({r.shape for r in rows}, key=lambda s: (s == support.DOCUMENTS_SHAPE, s))
@@ -57,6 +58,8 @@ def draw(table: Path | str, out: Path | str) -> Path:
                 ax.plot(failed, [1.0] * len(failed), "x", color=colours(impls.index(impl)), markersize=9)
             ax.axhline(1.0, color="black", linewidth=0.8)
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
             ax.set_xticks(range(len(support.BLOCKS)), [b.replace("_attention", "") for b in support.BLOCKS])
             ax.set_title(f"{support.shape_label(shape)} fp32, {pass_}", fontsize=10)
             ax.set_ylabel("time / memory floor")

@@ -43,6 +43,10 @@ measures per-call overhead instead.
 Environment (read once per process):
 ``BENCH_THREADS`` (default 2) ``torch.set_num_threads``; ``BENCH_QUICK=1`` only the documents'
 shape; ``BENCH_ROUNDS`` rounds per large-shape benchmark (default 5; 100 at the tiny shape);
+``BENCH_WARMUP`` untimed rounds before them (default 5: a process that has just allocated a new
+shape's inputs needs a few calls before the kernel has free 2 MiB pages at hand, and until then
+huge-page faults stall on compaction; measured, fast.py's SE took 5-6x the floor for its first
+five calls and 1.1-1.5x after);
 ``BENCH_IMPLS`` comma-separated bundled implementations (default: all that import);
 ``BENCH_BLOCKS`` comma-separated blocks; ``BENCH_DEVICE`` (default ``cuda`` when available, else
 ``cpu``); ``BENCH_TABLE_JSON`` a file to write the session's ratio table to.
@@ -52,8 +56,7 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -101,6 +104,7 @@ class Settings:
     threads: int
     quick: bool
     rounds: int
+    warmup: int
     impls: tuple[str, ...] | None
     blocks: tuple[str, ...]
     device: str
@@ -127,6 +131,7 @@ def settings_from_env(environ=os.environ) -> Settings:
         threads=int(environ.get("BENCH_THREADS", "2")),
         quick=environ.get("BENCH_QUICK", "0") not in ("", "0"),
         rounds=int(environ.get("BENCH_ROUNDS", "5")),
+        warmup=int(environ.get("BENCH_WARMUP", "5")),
         impls=_names(environ.get("BENCH_IMPLS")),
         blocks=blocks,
         device=device,
@@ -202,7 +207,6 @@ class Row:
     floor_median_s: float | None = None
     rounds: int = 0
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -219,10 +223,6 @@ class Row:
 
 
 RESULTS: list[Row] = []
-
-
-def median(values) -> float:
-    return statistics.median(values)
 
 
 def shape_label(shape) -> str:
@@ -285,6 +285,9 @@ def environment(settings: Settings) -> dict:
         "allocator": allocator_label(),
         "quick": settings.quick,
         "rounds": settings.rounds,
+        "warmup": settings.warmup,
         "fast_hugepages": os.environ.get("ATTNCERT_FAST_HUGEPAGES", "1"),
         "fast_chunk_bytes": os.environ.get("ATTNCERT_FAST_CHUNK_BYTES", "default"),
+        # A shared machine's other work moves every number; this says how busy it was.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }

@@ -10,6 +10,7 @@ becomes an error row in the table and a skipped test, not a failure of the suite
 from __future__ import annotations
 
 import functools
+import statistics
 import time
 
 import pytest
@@ -106,12 +107,12 @@ def test_block(benchmark, impl, block, pass_, shape):
         _sync()
         floor_times.append(time.perf_counter() - start)
 
-    warmup = 1
+    warmup = SETTINGS.warmup
     benchmark.pedantic(call, setup=setup, rounds=SETTINGS.rounds_for(shape), warmup_rounds=warmup)
     if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing to report
         return
     row.median_s = benchmark.stats.stats.median
-    row.floor_median_s = support.median(floor_times[warmup:])
+    row.floor_median_s = statistics.median(floor_times[warmup:])
     row.floor_ratio = row.median_s / row.floor_median_s
     row.rounds = len(floor_times) - warmup
     support.RESULTS.append(row)

@@ -9,6 +9,7 @@ input alone or of the parameters alone, and ``gradcheck`` / ``gradgradcheck`` on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -96,8 +97,14 @@ def oracle_run(spec_block, env, weights, x: torch.Tensor, grad_out: torch.Tensor
     return out.detach(), grads[0], dict(zip(leaves, grads[1:]))
 
 
-def chunking(chunk_bytes: int):
-    return mock.patch.dict(os.environ, {"ATTNCERT_FAST_CHUNK_BYTES": str(chunk_bytes)})
+@contextlib.contextmanager
+def chunking(chunk_bytes: int | None):
+    """fast.py's chunk size for the duration of a block (None: its default)."""
+    with mock.patch.dict(os.environ):
+        os.environ.pop("ATTNCERT_FAST_CHUNK_BYTES", None)
+        if chunk_bytes is not None:
+            os.environ["ATTNCERT_FAST_CHUNK_BYTES"] = str(chunk_bytes)
+        yield
 
 
 # ---------------------------------------------------------------- strategies
@@ -130,7 +137,8 @@ def cases(draw):
         "layout": draw(st.sampled_from(["contiguous", "channels_last", "non_contiguous"]), label="layout"),
         "ties": draw(st.booleans(), label="ties"),
         "train": draw(st.booleans(), label="train"),
-        "chunk_bytes": draw(st.sampled_from([0, 1, 4096]), label="chunk_bytes"),  # 1: a sample per chunk
+        # None: the default; 0: the whole batch; 1: one sample per chunk
+        "chunk_bytes": draw(st.sampled_from([None, 0, 1, 4096]), label="chunk_bytes"),
         "seed": draw(st.integers(0, 2**16), label="seed"),
     }
 
