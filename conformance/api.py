@@ -2,28 +2,32 @@
 
     from conformance import certify, parametrize_with_checks
 
-    certificate = certify("impl/mine.py")              # child process, like the CLI
-    certificate = certify({"se": my_se_factory})      # in-process, a mapping of block -> factory
+    certificate = certify("impl/mine.py")              # in worker processes, like the CLI
+    certificate = certify({"se": my_se_factory})      # a mapping of factories: in this process
 
-    @parametrize_with_checks("impl/mine.py", expected_failures={"eca::params.count": "we add a bias"})
+    @parametrize_with_checks("mine.py", expected_failures={"eca::params.count": "we add a bias"})
     def test_attncert(attncert_check):
         attncert_check()
 
-Expected failures are strict: a listed clause that passes fails the test, so the list cannot go stale.
+Files, module names and module objects run in worker processes, exactly as ``attncert certify``
+does: a hang ends at the timeout, a crash fails the clause, never the test session. A relative
+path given to ``parametrize_with_checks`` is found from the test file's folder. Expected failures
+are strict: a listed clause that passes fails the test, so the list cannot go stale.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from .certificate import BlockResult, Certificate, ClauseResult, RunResult
-from .runner import DEFAULT_TIMEOUT, Run, RunOptions, environment, reproduce_command
+from .runner import DEFAULT_TIMEOUT, Certification, Pool, RunOptions, Task, environment, plan, reproduce_command
 from .spec import DEFAULT_SPEC, Spec, load_spec
-from .targets import TargetError, TargetRef, load_adapter, resolve
+from .targets import TargetError, TargetRef, resolve
 
 Target = Union[str, Path, ModuleType, Mapping[str, Callable[..., Any]]]
 
@@ -33,18 +37,42 @@ class ClauseFailed(AssertionError):
 
 
 @dataclass(frozen=True)
+class Settings:
+    """How clauses run: the search and the conditions (one worker pool per distinct setting)."""
+
+    profile: str = "ci"
+    seed: int = 0
+    timeout: float = DEFAULT_TIMEOUT
+    spec_path: str | None = None
+    device: str = "cpu"
+    precision: str = "strict"
+
+    def options(self, blocks: Sequence[str] = ()) -> RunOptions:
+        return RunOptions(profile=self.profile, seed=self.seed, timeout=self.timeout, blocks=list(blocks),
+                          spec_path=Path(self.spec_path) if self.spec_path else DEFAULT_SPEC,
+                          device=self.device, precision=self.precision)
+
+
+@dataclass(frozen=True)
 class ClauseParam:
     """One (target, block, clause, setting) — one test in a suite."""
 
-    target: str
-    block: str
-    clause: str
-    variant: bool = False
-    spec_path: str | None = None
+    target: str  # the target as given (a label)
+    task: Task
+    settings: Settings = Settings()
+    ref: TargetRef | None = None  # how a worker finds it; None: a mapping of factories, run in this process
+
+    @property
+    def block(self) -> str:
+        return self.task.block
+
+    @property
+    def clause(self) -> str:
+        return self.task.clause
 
     @property
     def id(self) -> str:
-        return f"{self.block}::{self.clause}" + ("[variant]" if self.variant else "")
+        return self.task.id
 
     def __repr__(self) -> str:
         return self.id
@@ -55,78 +83,145 @@ def _spec(spec_path: str | None) -> Spec:
     return load_spec(spec_path or DEFAULT_SPEC)
 
 
-_OBJECT_TARGETS: dict[str, Any] = {}  # label -> module object or mapping given to clause_params
+# ---------------------------------------------------------------- targets
+_OBJECT_TARGETS: dict[str, Any] = {}  # label -> mapping of factories given by the caller
 
 
-def _adapter(target: Target):
-    """An Adapter for a file, module name, module object or mapping (cached for names and paths)."""
-    if isinstance(target, (str, Path)):
-        if str(target) in _OBJECT_TARGETS:  # a label that clause_params gave to an object
-            target = _OBJECT_TARGETS[str(target)]
-        else:
-            return _adapter_by_name(str(target))
-    label = getattr(target, "__name__", f"mapping-{id(target):x}")
-    return load_adapter(TargetRef(label=label), source=target)
+def _reference(target: Target, base: Path | None = None) -> tuple[str, TargetRef | None]:
+    """A stable label for the target, and how a worker finds it (None: a mapping, run in this process).
+
+    A relative path is looked up in ``base`` (the calling test file's folder) when the file is there.
+    """
+    if isinstance(target, ModuleType):
+        if getattr(target, "__file__", None) is None:
+            raise TargetError(f"module {target.__name__} has no file for a worker process to import")
+        return target.__name__, TargetRef(label=target.__name__, module=target.__name__)
+    if isinstance(target, Mapping):
+        label = f"mapping-{id(target):x}"
+        _OBJECT_TARGETS[label] = target
+        return label, None
+    text = str(target)
+    if text in _OBJECT_TARGETS:
+        return text, None
+    if base is not None and not Path(text).is_absolute() and (base / text).is_file():
+        text = str(base / text)
+    return str(target), resolve(text)
 
 
-@functools.lru_cache(maxsize=None)
-def _adapter_by_name(target: str):
-    return load_adapter(resolve(target))
+def _caller_folder() -> Path | None:
+    """The folder of the first caller outside attncert (a test file's, for parametrize_with_checks)."""
+    here = Path(__file__).resolve().parent
+    for frame in inspect.stack()[1:]:
+        path = Path(frame.filename).resolve()
+        if path.parent != here and path.is_file():
+            return path.parent
+    return None
 
 
-def clause_params(target: Target, blocks: Sequence[str] | None = None, spec_path: str | None = None) -> list[ClauseParam]:
-    """Every clause the spec declares for every block the target provides (and its declared variant)."""
-    from .clauses import clauses_for
-
-    spec = _spec(spec_path)
-    adapter = _adapter(target)
-    label = str(target) if isinstance(target, (str, Path)) else adapter.label
-    if not isinstance(target, (str, Path)):
-        _OBJECT_TARGETS[label] = target  # the tests find this very object again, not a namesake
-    params = []
-    for name in blocks or list(spec.blocks):
-        block = spec.block(name)
-        if block.factory not in adapter.factories:
-            continue
-        for variant in (False, True) if name in adapter.variants else (False,):
-            params += [ClauseParam(label, name, c.id, variant, spec_path) for c in clauses_for(name, spec)]
-    return params
+# ---------------------------------------------------------------- worker pools (one per setting)
+_POOLS: dict[Settings, Pool] = {}
+_CERTIFICATIONS: dict[tuple[Settings, TargetRef], Certification] = {}
 
 
-def _outcome(param: ClauseParam, profile: str, seed: int, target: Target | None = None):
+def _certification(settings: Settings, ref: TargetRef) -> Certification:
+    """The target imported in a worker of the setting's pool (kept for the session)."""
+    key = (settings, ref)
+    if key not in _CERTIFICATIONS:
+        if settings not in _POOLS:
+            _POOLS[settings] = Pool(settings.options(), jobs=1)
+        _CERTIFICATIONS[key] = Certification(ref, _spec(settings.spec_path), settings.options(), _POOLS[settings])
+    return _CERTIFICATIONS[key]
+
+
+@atexit.register
+def close_pools() -> None:
+    """Stop every worker this process started (the pytest plugin calls it at the end of a session)."""
+    for pool in _POOLS.values():
+        pool.close()
+    _POOLS.clear()
+    _CERTIFICATIONS.clear()
+
+
+def _mapping_adapter(target: Mapping, label: str, spec: Spec):
+    from .targets import load_adapter
+
+    return load_adapter(TargetRef(label=label), spec, source=dict(target))
+
+
+def _mapping_inventory(adapter):
+    from .runner import Inventory
+
+    domains = {name: str(formula) for name, formula in adapter.domains.items()}
+    return Inventory(sorted(adapter.factories), dict(adapter.variants), domains, {}, {}, {})
+
+
+# ---------------------------------------------------------------- running clauses
+def clause_params(target: Target, blocks: Sequence[str] | None = None, spec_path: str | None = None,
+                  settings: Settings | None = None, base: Path | None = None) -> list[ClauseParam]:
+    """Every clause the spec declares for every block the target provides (and under its declaration)."""
+    settings = settings or Settings(spec_path=spec_path)
+    label, ref = _reference(target, base)
+    spec = _spec(settings.spec_path)
+    if ref is None:
+        inventory = _mapping_inventory(_mapping_adapter(_OBJECT_TARGETS[label], label, spec))
+    else:
+        inventory = _certification(settings, ref).inventory
+    return [ClauseParam(label, task, settings, ref) for task in plan(spec, inventory, blocks or list(spec.blocks))]
+
+
+def _outcome(param: ClauseParam) -> dict:
+    """Run one clause: in a worker for files and modules, in this process for a mapping."""
+    if param.ref is not None:
+        certification = _certification(param.settings, param.ref)
+        certification.run(only=[param.task])
+        return certification.results.pop(param.task)
+    return _in_process(param)
+
+
+def _in_process(param: ClauseParam) -> dict:
     from .clauses import CLAUSES
     from .engine import run_search
+    from .numeric import PRECISIONS
     from .strategies import PROFILES
-    from .subject import Subject
+    from .subject import Conditions, Subject
 
-    spec = _spec(param.spec_path)
-    adapter = _adapter(target if target is not None else param.target)
-    variant = adapter.variants.get(param.block, {}) if param.variant else {}
-    subject = Subject(spec, spec.block(param.block), adapter, variant)
-    return run_search(subject, CLAUSES[param.clause], PROFILES[profile], seed, ".attncert/examples",
-                      f"{param.target}|{param.block}/{param.variant}/{param.clause}")
+    spec = _spec(param.settings.spec_path)
+    adapter = _mapping_adapter(_OBJECT_TARGETS[param.target], param.target, spec)
+    block = spec.block(param.block)
+    declared = param.task.declared
+    subject = Subject(spec, block, adapter, adapter.variants.get(block.name, {}) if declared else {},
+                      adapter.domains.get(block.name) if declared else None,
+                      Conditions(param.settings.device, PRECISIONS[param.settings.precision]))
+    outcome = run_search(subject, CLAUSES[param.clause], PROFILES[param.settings.profile], param.settings.seed,
+                         ".attncert/examples", f"{param.target}|{param.block}|{declared}|{param.clause}", declared)
+    return {**param.task.to_json(), "status": outcome.status, "message": outcome.message,
+            "counterexample": outcome.case.counterexample() if outcome.case and outcome.status == "fail" else None,
+            "details": outcome.details, "examples": outcome.examples, "seconds": outcome.seconds, "cause": outcome.cause}
 
 
-def check(param: ClauseParam, profile: str = "ci", seed: int = 0) -> None:
-    """Run one clause in-process; raise ClauseFailed on failure, pytest's Skipped on a skip."""
-    outcome = _outcome(param, profile, seed)
-    if outcome.status == "skip":
+def check(param: ClauseParam) -> None:
+    """Run one clause; raise ClauseFailed on failure, pytest's Skipped on a skip."""
+    __tracebackhide__ = True  # pytest shows the failure, not this function's source
+    result = _outcome(param)
+    if result["status"] == "skip":
         import pytest
 
-        pytest.skip(outcome.message)
-    if outcome.status == "fail":
-        lines = [f"{param.id} failed for {param.target}: {outcome.message}"]
-        if outcome.case is not None:
-            counterexample = outcome.case.counterexample()
-            lines.append(f"counterexample: {counterexample}")
-            ref = TargetRef(label=param.target)
-            options = RunOptions(spec_path=Path(param.spec_path) if param.spec_path else DEFAULT_SPEC)
-            lines.append("reproduce: " + reproduce_command(ref, param.block, param.clause, param.variant, counterexample, options))
+        pytest.skip(result["message"])
+    if result["status"] == "fail":
+        lines = [f"{param.id} failed for {param.target}: {result['message']}"]
+        case = result.get("counterexample")
+        if case is not None:
+            lines.append(f"counterexample: {case}")
+            lines.append("reproduce: " + reproduce_command(param.target, param.task, case, param.settings.options()))
+        if result.get("details"):
+            lines.append("the implementation raised:\n" + result["details"].rstrip())
         raise ClauseFailed("\n".join(lines))
 
 
 def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str] | None = None,
-                            blocks: Sequence[str] | None = None, spec_path: str | None = None):
+                            blocks: Sequence[str] | None = None, spec_path: str | None = None,
+                            profile: str = "ci", seed: int = 0, timeout: float = DEFAULT_TIMEOUT,
+                            device: str = "cpu"):
     """A pytest decorator: one test per clause, the test function receiving ``attncert_check``.
 
     ``expected_failures`` maps clause ids (``"eca::params.count"``, or ``"eca::params.count[variant]"``)
@@ -134,7 +229,8 @@ def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str]
     """
     import pytest
 
-    params = clause_params(target, blocks, spec_path)
+    settings = Settings(profile, seed, timeout, spec_path, device)
+    params = clause_params(target, blocks, settings=settings, base=_caller_folder())
     expected = dict(expected_failures or {})
     known = {p.id for p in params}
     stale = sorted(set(expected) - known)
@@ -150,40 +246,30 @@ def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str]
     return pytest.mark.parametrize("attncert_check", values)
 
 
-def certify(target: Target, blocks: Sequence[str] | None = None, profile: str = "ci", seed: int | None = None,
-            spec_path: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> Certificate:
-    """Certify a target and return its certificate (same content as the JSON certificate).
+def certify(target: Target, blocks: Sequence[str] | None = None, profile: str = "ci", seed: int = 0,
+            spec_path: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT, device: str = "cpu",
+            precision: str = "strict"):
+    """Certify a target and return its certificate (the same content as the JSON certificate).
 
-    Files and module names run in a child process (crash- and hang-proof, like the CLI); a module
-    object or a mapping of block name -> factory runs in this process.
+    ``precision`` is ``strict``, ``tf32``, ``autocast-bf16`` or ``autocast-fp16``. Files, module
+    names and module objects run in worker processes (crash- and hang-proof, like the CLI); a
+    mapping of block name -> factory runs in this process.
     """
-    seed = 0 if seed is None else seed
-    spec = _spec(str(spec_path) if spec_path else None)
-    options = RunOptions(profile=profile, seed=seed, timeout=timeout, blocks=list(blocks or []),
-                         spec_path=Path(spec_path) if spec_path else DEFAULT_SPEC)
-    if isinstance(target, (str, Path)):
-        return Run(resolve(str(target)), spec, options).execute()
-    adapter = _adapter(target)
-    result: dict[str, BlockResult] = {}
-    for name in blocks or list(spec.blocks):
-        if spec.block(name).factory not in adapter.factories:
-            result[name] = BlockResult(provided=False)
-            continue
-        params = clause_params(target, [name], str(spec_path) if spec_path else None)
-        block = BlockResult(provided=True)
-        for variant in sorted({p.variant for p in params}):
-            run = RunResult([p.clause for p in params if p.variant == variant])
-            for p in params:
-                if p.variant == variant:
-                    o = _outcome(p, profile, seed, target)
-                    run.clauses.append(ClauseResult(p.clause, o.status, o.message,
-                                                    o.case.counterexample() if o.case and o.status == "fail" else None,
-                                                    None, o.examples, o.seconds, o.details))
-            if variant:
-                block.variant, block.declared = run, adapter.variants[name]
-            else:
-                block.plain = run
-        result[name] = block
-    if not any(b.provided for b in result.values()):
-        raise TargetError(f"{adapter.label} provides none of the blocks' factories")
-    return Certificate(adapter.label, environment(options), result)
+    from . import certificate
+
+    settings = Settings(profile, seed, timeout, str(spec_path) if spec_path else None, device, precision)
+    spec = _spec(settings.spec_path)
+    options = settings.options(blocks or [])
+    label, ref = _reference(target)
+    if ref is not None:
+        with Pool(options) as pool:
+            certification = Certification(ref, spec, options, pool)
+            certification.run()
+            return certification.certificate()
+    params = clause_params(target, blocks, settings=settings)
+    results = {p.task: _in_process(p) for p in params}
+    inventory = _mapping_inventory(_mapping_adapter(_OBJECT_TARGETS[label], label, spec))
+    if not any(spec.block(name).factory in inventory.provided for name in blocks or spec.blocks):
+        raise TargetError(f"{label} provides none of the blocks' factories")
+    return certificate.build(label, spec, blocks or list(spec.blocks), inventory, [p.task for p in params], results,
+                             environment(options, None), True)

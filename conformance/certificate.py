@@ -1,4 +1,10 @@
-"""The certificate (DESIGN §4): data model, verdicts, atomic JSON, Markdown."""
+"""The certificate (DESIGN §4): data model, verdicts, the one builder, atomic JSON, Markdown.
+
+``build`` turns what a run did (its tasks, their results, what the target provides) into a
+``Certificate``; the CLI, the Python API and ``replay`` all use it. A block's verdict is ``fail``
+when a clause that ran failed, ``incomplete`` when the run stopped before every clause ran (never
+``fail`` for that reason), ``pass`` otherwise, ``absent`` when the target does not provide it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,12 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
+
+VERDICTS = ("pass", "fail", "incomplete", "absent")
 
 
 @dataclass
@@ -19,40 +29,51 @@ class ClauseResult:
     reproduce: str | None = None
     examples: int = 0
     seconds: float = 0.0
-    details: str = ""  # traceback, not part of the DESIGN contract but kept for replay/explain
+    details: str = ""  # the implementation's traceback, for reproduce / replay
+    cause: str | None = None  # a reason shared with other clauses of the block
+
+    @classmethod
+    def from_result(cls, result: Mapping[str, Any], reproduce: str | None = None) -> "ClauseResult":
+        return cls(result["clause"], result["status"], result.get("message", ""), result.get("counterexample"),
+                   reproduce, result.get("examples", 0), result.get("seconds", 0.0), result.get("details", ""),
+                   result.get("cause"))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
-        if not self.details:
-            del data["details"]
+        for optional in ("details", "cause"):
+            if not data[optional]:
+                del data[optional]
         return data
 
 
 @dataclass
 class RunResult:
-    """The clauses of one block under one setting (the plain spec, or a declared variant)."""
+    """The clauses of one block under one setting (the plain spec, or the adapter's declaration)."""
 
     expected: list[str]  # clause ids the spec declares: a run with fewer results is not a pass
     clauses: list[ClauseResult] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str:
+    def missing(self) -> list[str]:
         done = {c.id for c in self.clauses}
-        if any(c.status == "fail" for c in self.clauses) or not set(self.expected) <= done:
-            return "fail"
-        return "pass"
+        return [cid for cid in self.expected if cid not in done]
 
-    def first_failure(self) -> ClauseResult | None:
-        return next((c for c in self.clauses if c.status == "fail"), None)
+    @property
+    def verdict(self) -> str:
+        if any(c.status == "fail" for c in self.clauses):
+            return "fail"
+        return "incomplete" if self.missing else "pass"
 
 
 @dataclass
 class BlockResult:
     provided: bool
     plain: RunResult | None = None
-    declared: dict | None = None
-    variant: RunResult | None = None
+    declared: dict | None = None  # the adapter's VARIANTS entry
+    domain: str | None = None  # the adapter's DOMAIN entry
+    variant: RunResult | None = None  # the run under the declaration
+    domain_note: str = ""  # e.g. that the declared domain excludes the documents' defaults
 
     @property
     def verdict(self) -> str:
@@ -63,16 +84,15 @@ class BlockResult:
             return {"verdict": "absent"}
         assert self.plain is not None
         data: dict[str, Any] = {"verdict": self.verdict, "variant": None}
-        if self.declared is not None and self.variant is not None:
-            data["variant"] = {
-                "declared": self.declared,
-                "verdict": self.variant.verdict,
-                "clauses": [c.to_json() for c in self.variant.clauses],
-            }
+        if self.variant is not None:
+            data["variant"] = {"declared": self.declared or {}, "domain": self.domain, "verdict": self.variant.verdict,
+                               **({"note": self.domain_note} if self.domain_note else {}),
+                               "clauses": [c.to_json() for c in self.variant.clauses]}
+            if self.variant.missing:
+                data["variant"]["not_run"] = self.variant.missing
         data["clauses"] = [c.to_json() for c in self.plain.clauses]
-        missing = [cid for cid in self.plain.expected if cid not in {c.id for c in self.plain.clauses}]
-        if missing:
-            data["not_run"] = missing
+        if self.plain.missing:
+            data["not_run"] = self.plain.missing
         return data
 
 
@@ -82,6 +102,9 @@ class Certificate:
     environment: dict[str, Any]
     blocks: dict[str, BlockResult]
     complete: bool = True
+    path: str | None = None  # the adapter's file
+    sha256: str | None = None  # of its source
+    time: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @property
     def exit_status(self) -> int:
@@ -96,11 +119,68 @@ class Certificate:
                     counts[c.status] += 1
         return {
             "implementation": self.implementation,
+            "path": self.path,
+            "sha256": self.sha256,
+            "attncert": attncert_version(),
+            "time": self.time,
             "environment": self.environment,
             "complete": self.complete,
             "summary": {name: b.verdict for name, b in self.blocks.items()} | {"clauses": counts},
             "blocks": {name: b.to_json() for name, b in self.blocks.items()},
         }
+
+
+def attncert_version() -> str | None:
+    try:
+        return metadata.version("attncert")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def build(label: str, spec, blocks: Iterable[str], inventory, tasks, results: Mapping, environment: dict,
+          complete: bool, reproduce=None) -> Certificate:
+    """The certificate of a run: ``tasks`` planned (runner.Task), ``results`` by task (dicts as
+    workers report them), ``inventory`` of the target (runner.Inventory); ``reproduce(task, case)``
+    gives the command that replays a failing case."""
+    by_block: dict[str, BlockResult] = {}
+    for name in blocks:
+        block = spec.block(name)
+        result = BlockResult(provided=block.factory in inventory.provided)
+        for declared in (False, True):
+            planned = [t for t in tasks if t.block == name and t.declared == declared]
+            if not planned:
+                continue
+            run = RunResult([t.clause for t in planned])
+            for task in planned:
+                if task in results:
+                    outcome = results[task]
+                    command = reproduce(task, outcome["counterexample"]) if reproduce and outcome["status"] == "fail" \
+                        and outcome.get("counterexample") is not None else None
+                    run.clauses.append(ClauseResult.from_result(outcome, command))
+            if declared:
+                result.variant = run
+                result.declared = inventory.declared.get(name)
+                result.domain = inventory.domains.get(name)
+                result.domain_note = _domain_note(block, result.domain, result.declared)
+            else:
+                result.plain = run
+        by_block[name] = result
+    return Certificate(label, environment, by_block, complete, inventory.source.get("path"), inventory.source.get("sha256"))
+
+
+def _domain_note(block, domain: str | None, declared: dict | None) -> str:
+    """Whether a declared domain leaves out the documents' own default setting."""
+    if not domain:
+        return ""
+    from .expr import Expr
+
+    defaults = dict(block.defaults)
+    for p in block.params:
+        defaults.setdefault(p.name, 64)
+    if Expr.parse(domain).evaluate(block.env(defaults, declared or {})):
+        return ""
+    shown = ", ".join(f"{p.name}={p.default}" for p in block.params if p.default is not None)
+    return f"the declared domain excludes the documents' defaults ({shown})"
 
 
 def write_atomically(path: Path | str, text: str) -> None:
@@ -122,58 +202,26 @@ def write_atomically(path: Path | str, text: str) -> None:
         raise
 
 
+def check_writable(path: Path | str) -> str | None:
+    """Why a file cannot be written there (checked before a long run), or None."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a folder"
+    folder = path.parent
+    while not folder.exists():  # it will be created: its nearest existing ancestor must be writable
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder}"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    return None
+
+
 def write_json(certificate: Certificate, path: Path | str) -> None:
     write_atomically(path, json.dumps(certificate.to_json(), indent=2) + "\n")
 
 
 def read_json(path: Path | str) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def markdown(certificate: dict[str, Any]) -> str:
-    """A Markdown report of a certificate (as loaded from JSON)."""
-    env = certificate["environment"]
-    lines = [
-        f"# attncert certificate: `{certificate['implementation']}`",
-        "",
-        f"torch {env.get('torch')}, Python {env.get('python')}, CUDA {env.get('cuda') or 'none'}, "
-        f"profile `{env.get('hypothesis_profile')}`, seed {env.get('seed')}"
-        + ("" if certificate.get("complete", True) else " — **incomplete run**"),
-        "",
-        "| block | verdict | declared variant | clauses passed | first failure |",
-        "|---|---|---|---|---|",
-    ]
-    for name, block in certificate["blocks"].items():
-        if block["verdict"] == "absent":
-            lines.append(f"| {name} | absent | | | |")
-            continue
-        clauses = block["clauses"]
-        passed = sum(c["status"] == "pass" for c in clauses)
-        failing = next((c for c in clauses if c["status"] == "fail"), None)
-        variant = block.get("variant")
-        variant_text = f"{variant['declared']} → {variant['verdict']}" if variant else ""
-        first = f"`{failing['id']}`: {_cell(failing['message'][:160])}" if failing else ""
-        lines.append(f"| {name} | **{block['verdict']}** | {_cell(variant_text)} | {passed}/{len(clauses)} | {first} |")
-    for name, block in certificate["blocks"].items():
-        runs = [("plain spec", block.get("clauses", []))]
-        if block.get("variant"):
-            runs.append((f"variant {block['variant']['declared']}", block["variant"]["clauses"]))
-        for title, clauses in runs:
-            failures = [c for c in clauses if c["status"] == "fail"]
-            skips = [c for c in clauses if c["status"] == "skip"]
-            if not failures and not skips:
-                continue
-            lines += ["", f"## {name} ({title})", ""]
-            for c in failures:
-                lines += [f"- **{c['id']}** failed: {_cell(c['message'])}"]
-                if c.get("counterexample") is not None:
-                    lines += [f"  - counterexample: `{json.dumps(c['counterexample'])}`"]
-                if c.get("reproduce"):
-                    lines += [f"  - reproduce: `{c['reproduce']}`"]
-            for c in skips:
-                lines += [f"- {c['id']} skipped: {_cell(c['message'])}"]
-    return "\n".join(lines) + "\n"

@@ -1,27 +1,41 @@
 """The clauses: one small function per property, run over every block the spec declares.
 
-A clause takes the ``Subject`` (spec block + implementation + variant) and one ``Case`` and raises
-``ClauseFailure`` when its property does not hold. Its docstring is its explanation (``attncert
-explain``): the statement, then ``Source:``, ``Causes:`` and ``Fix:`` paragraphs. Invariant clauses
-apply where the spec lists the invariant for the block, unless its ``unless`` formula holds under
-the declared variant.
+A clause takes the ``Subject`` (spec block + implementation + variant + conditions) and one ``Case``
+and raises ``ClauseFailure`` when its property does not hold (``Unjudgeable`` when the case cannot
+judge it: another is drawn). Its docstring is its explanation (``attncert explain``): the statement,
+then ``Source:``, ``Causes:`` and ``Fix:`` paragraphs. Invariant clauses apply where the spec lists
+the invariant for the block, unless its ``unless`` formula holds under the declared variant.
+
+Numbers are compared with the oracle's error bounds (``conformance/numeric.py``), element by
+element: a clause that compares the implementation with itself (layouts, permutations, batches,
+modes, devices) loads the oracle's weights so that the bound of its case is known, and allows twice
+it. Gradients are compared where the block is differentiable: the oracle reports how close the
+case lies to a ReLU kink or a tie in a max, and a case too close is redrawn.
+
+This module imports torch lazily: the parent process reads the catalogue without loading it.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from copy import deepcopy
+from dataclasses import dataclass, replace
 from typing import Callable
 
-import torch
-
-from .cases import Case, DTYPES, LAYOUTS
+from .cases import Case, DTYPES, LAYOUTS, REDUCED_DTYPES, VALUES
+from .lazy import lazy_torch
+from .numeric import Bounded
 from .subject import (
     ClauseFailure,
+    Conditions,
     Subject,
+    Unjudgeable,
     assert_close,
+    assert_matches,
     build,
     call,
+    expected_output,
+    input_values,
     lay_out,
     make_input,
     oracle_output,
@@ -30,19 +44,27 @@ from .subject import (
     transferred_grads,
 )
 
+torch = lazy_torch()
+
+SMOOTH_FOR_ORACLE = 1e-9  # analytic vs analytic: only a case within rounding of a kink is ambiguous
+SMOOTH_FOR_FINITE_DIFFERENCES = 1e-3  # a finite-difference step of 1e-6 must not reach the kink
+
 
 @dataclass(frozen=True)
 class Clause:
     id: str
     check: Callable[[Subject, Case], None]
     invariant: str | None = None  # the spec invariant this clause implements
-    dtypes: tuple[str, ...] = DTYPES
+    dtypes: tuple[str, ...] = DTYPES + REDUCED_DTYPES  # reduced ones only under a reduced-precision profile
     layouts: tuple[str, ...] = LAYOUTS
+    values: tuple[str, ...] = VALUES
+    scaled: bool = True  # draw the input's and the weights' magnitudes (else both 1)
     max_numel: int | None = None  # tighter size cap for expensive clauses
     max_channels: int | None = None
     min_batch: int = 1
     needs_cuda: bool = False
     needs_stages: bool = False
+    needs_weights: bool = False
 
     @property
     def doc(self) -> str:
@@ -54,13 +76,9 @@ class Clause:
 
     def skip_reason(self, subject: Subject) -> str | None:
         """Why this clause does not apply to the subject (a skip, never a pass), or None."""
-        if self.needs_stages and not subject.block.stages:
-            return "the block has no stages"
         if self.invariant is not None:
             use = subject.block.invariant(self.invariant)
-            if use is None:
-                return f"the spec does not list invariant {self.invariant!r} for {subject.block.name}"
-            if use.unless is not None:
+            if use is not None and use.unless is not None:
                 env = subject.block.env(subject.block.defaults | _sample_channels(subject), subject.variant)
                 if use.unless.evaluate(env):
                     return f"not required under the declared variant ({use.unless} holds)"
@@ -73,10 +91,12 @@ class Clause:
         return None
 
     def applies_to(self, block_name: str, spec) -> bool:
-        """Whether the spec declares this clause for the block at all (for listing and counting)."""
+        """Whether the spec declares this clause for the block at all (for listing, planning, counting)."""
         block = spec.block(block_name)
         if self.invariant is not None:
             return block.invariant(self.invariant) is not None
+        if self.needs_weights and not block.weights:
+            return False
         return not self.needs_stages or bool(block.stages)
 
 
@@ -95,31 +115,85 @@ def clause(clause_id: str, **options) -> Callable:
     return register
 
 
-def _forward_pair(subject: Subject, case: Case):
-    """A module with the oracle's weights, its input, and the oracle's float64 reference output."""
+# ---------------------------------------------------------------- shared steps
+def _scaled_module(subject: Subject, case: Case):
+    """The module with its own initial weights times the case's weight scale (no oracle needed)."""
+    module = build(subject, case)
+    if case.weight_scale != 1.0:
+        with torch.no_grad():
+            for p in module.parameters():
+                p.mul_(case.weight_scale)
+    return module
+
+
+def _loaded_module(subject: Subject, case: Case, training: bool = False):
+    """A module holding the oracle's canonical weights, its mode set; and how they were mapped."""
     weights = oracle_weights(subject, case)
     module = build(subject, case)
-    transfer(subject, module, weights)
-    x = make_input(case)
-    expected = oracle_output(subject, case, weights, _reference_input(case))
-    return module, x, weights, expected
+    note = transfer(subject, module, weights)
+    module.train(training)
+    return module, weights, note
 
 
-def _reference_input(case: Case) -> torch.Tensor:
-    """The case's input values in float64 and contiguous, as the oracle takes them."""
-    return make_input(Case(case.kwargs, case.input_shape, "float64", "contiguous", case.seed))
+def _comparable(subject: Subject, case: Case, training: bool = False, bound_for: Subject | None = None):
+    """A module to compare with itself, and the oracle's error bound for its output (computed for
+    ``bound_for``'s precision when given).
+
+    With the oracle's weights where they load (a bound per element, any weight scale); else with
+    its own initial weights and no bound (the spec's error budget then applies): a block whose
+    weights differ from the spec's still gets these properties judged, not blamed on the weights.
+    """
+    try:
+        module, weights, _ = _loaded_module(subject, case, training)
+    except ClauseFailure as err:
+        if err.cause != "weights.transfer":
+            raise
+        module = build(subject, case)
+        module.train(training)
+        return module, None
+    return module, expected_output(bound_for or subject, case, weights, training)
 
 
-def _budget(subject: Subject, case: Case) -> float:
-    return subject.block.budget(subject.env(case), case.input_shape)
+def _assert_agree(subject: Subject, case: Case, found, reference, bound: Bounded | None, what: str, permute=None) -> None:
+    """Two outputs of the implementation agree: within twice the oracle's bound of each element,
+    or (without one) twice the spec's error budget relative to the largest value."""
+    permute = permute or (lambda t: t)
+    reference = permute(reference.detach().to("cpu", torch.float64))
+    if bound is None:
+        n = 2 * subject.block.budget(subject.env(case), case.input_shape)
+        assert_close(found, reference, n, getattr(torch, case.dtype), what)
+    else:
+        assert_matches(found, Bounded(reference, permute(bound.e), bound.dtype), what, spread=2)
 
 
-def _dtype(case: Case) -> torch.dtype:
-    return getattr(torch, case.dtype)
+def _cotangent(case: Case):
+    return torch.randn(case.input_shape, generator=torch.Generator().manual_seed(case.seed + 2), dtype=torch.float64)
+
+
+def _gradient_budget(subject: Subject, case: Case) -> float:
+    """The n of the gradient budget: the spec's error_budget for this input, plus its size."""
+    return subject.block.budget(subject.env(case), case.input_shape) + torch.Size(case.input_shape).numel()
+
+
+def _gradients(subject: Subject, module, x, cotangent, what: str):
+    """d(sum(out * cotangent)) / d(input) and / d(each parameter), on the CPU in float64."""
+    x = x.detach().requires_grad_(True)
+    out = call(subject, module, x, what)
+    if not out.requires_grad:
+        raise ClauseFailure(f"{what}: the output does not depend on anything differentiable (detached?)")
+    (out * cotangent.to(out.device, out.dtype)).sum().backward()
+    if x.grad is None:
+        raise ClauseFailure(f"{what}: no gradient reached the input (is the output detached from it?)")
+    params = {}
+    for name, param in module.named_parameters():
+        if param.grad is None:
+            raise ClauseFailure(f"{what}: parameter {name} received no gradient")
+        params[name] = param.grad.detach().to("cpu", torch.float64)
+    return x.grad.detach().to("cpu", torch.float64), params
 
 
 # ---------------------------------------------------------------- construction and bookkeeping
-@clause("construct")
+@clause("construct", scaled=False)
 def check_construct(subject: Subject, case: Case) -> None:
     """The factory accepts every valid combination of the spec's keywords and returns an nn.Module.
 
@@ -140,23 +214,28 @@ def check_shape_preserved(subject: Subject, case: Case) -> None:
     the length of the channel sequence (an even ECA kernel with padding k // 2 gives C + 1).
     Fix: broadcast the gate with [:, :, None, None]; use an odd kernel with padding k // 2.
     """
-    call(build(subject, case), make_input(case))
+    call(subject, _scaled_module(subject, case), make_input(subject, case))
 
 
 @clause("dtype.preserved")
 def check_dtype_preserved(subject: Subject, case: Case) -> None:
-    """The output has the input's dtype (float32 in, float32 out; float64 in, float64 out).
+    """The output has the input's dtype (under --autocast: the dtype autocast's casting rules give).
 
-    Source: DESIGN §2 (forward maps a tensor to one of the same shape, dtype and device).
+    Source: DESIGN §2 (forward maps a tensor to one of the same shape, dtype and device); under
+    autocast, the gated product x * gate promotes to the wider of the two dtypes.
     Causes: .float() or torch.tensor(...) constants created in float32; explicit casts.
     Fix: create constants with dtype=x.dtype, or avoid them.
     """
-    out = call(build(subject, case), make_input(case))
-    if out.dtype != _dtype(case):
-        raise ClauseFailure(f"output dtype {out.dtype}, expected the input's {_dtype(case)}")
+    out = call(subject, _scaled_module(subject, case), make_input(subject, case))
+    wanted = getattr(torch, case.dtype)
+    if subject.conditions.precision.autocast:
+        wanted = expected_output(subject, case, oracle_weights(subject, case)).dtype
+    if out.dtype != wanted:
+        raise ClauseFailure(f"output dtype {out.dtype}, expected {wanted}"
+                            + (" (autocast's rules)" if subject.conditions.precision.autocast else " (the input's)"))
 
 
-@clause("device.preserved")
+@clause("device.preserved", scaled=False)
 def check_device_preserved(subject: Subject, case: Case) -> None:
     """The output lives on the input's device.
 
@@ -164,13 +243,13 @@ def check_device_preserved(subject: Subject, case: Case) -> None:
     Causes: tensors created without device=x.device (e.g. torch.zeros(n) in forward), .cpu()/.cuda() calls.
     Fix: create every tensor on x.device.
     """
-    x = make_input(case)
-    out = call(build(subject, case), x)
+    x = make_input(subject, case)
+    out = call(subject, build(subject, case), x)
     if out.device != x.device:
         raise ClauseFailure(f"output on {out.device}, input on {x.device}")
 
 
-@clause("params.count", layouts=("contiguous",), dtypes=("float64",))
+@clause("params.count", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False)
 def check_params_count(subject: Subject, case: Case) -> None:
     """The module has exactly the number of trainable parameters the spec's formula gives.
 
@@ -187,39 +266,40 @@ def check_params_count(subject: Subject, case: Case) -> None:
         raise ClauseFailure(f"{found} parameters {shapes}, expected {expected} ({subject.block.param_count})")
 
 
-@clause("weights.transfer", layouts=("contiguous",), dtypes=("float64",))
+@clause("weights.transfer", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False, needs_weights=True)
 def check_weights_transfer(subject: Subject, case: Case) -> None:
     """The spec's canonical weights can be loaded into the module (load_<block> or registration order).
 
     Source: DESIGN §2 (weight transfer).
     Causes: parameters of other shapes than the canonical ones (extra layers, other widths), or a
-    different registration order with equal element counts but no load_<block> hook.
+    different registration order with equal element counts but no load_<block> hook; never maps
+    a weight onto a bias or the reverse.
     Fix: match the canonical shapes, or define load_<block>(module, state) mapping canonical names.
     """
-    transfer(subject, build(subject, case), oracle_weights(subject, case))
+    _loaded_module(subject, case)
 
 
 # ---------------------------------------------------------------- equivalence with the oracle
 @clause("oracle.output")
 def check_oracle_output(subject: Subject, case: Case) -> None:
-    """With the oracle's weights, the output equals the float64 oracle's within the dtype's error budget.
+    """With the oracle's weights, every output element equals the float64 oracle's within its error bound.
 
-    Source: documents §1-3 (the blocks' definitions); the spec's oracle recipe.
+    Source: documents §1-3 (the blocks' definitions); the spec's oracle recipe. The bound follows
+    the case's dtype and precision: tight where the computation is well conditioned.
     Causes: avg instead of max pooling (or both swapped), missing ReLU, softmax instead of sigmoid,
-    wrong pool order, wrong padding, CBAM stages in the wrong order, computing in lower precision.
+    a clamped or rescaled gate, wrong pool order, wrong padding, CBAM stages in the wrong order,
+    computing in lower precision.
     Fix: compare your forward step by step with the documents' block.
     """
-    module, x, _, expected = _forward_pair(subject, case)
-    module.eval()
-    found = call(module, x)
-    assert_close(found, expected, _budget(subject, case), _dtype(case), f"output ({case.dtype}, eval mode)")
-    module.train()
-    found = call(module, x)
-    expected_train = oracle_output(subject, case, oracle_weights(subject, case), _reference_input(case), training=True)
-    assert_close(found, expected_train, _budget(subject, case), _dtype(case), f"output ({case.dtype}, train mode)")
+    for training in (False, True):  # eval first: a train-mode pass updates running statistics
+        module, weights, note = _loaded_module(subject, case, training)
+        mode = "train" if training else "eval"
+        expected = expected_output(subject, case, weights, training)
+        found = call(subject, module, make_input(subject, case))
+        assert_matches(found, expected, f"output ({case.dtype}, {mode} mode)", note=note)
 
 
-@clause("oracle.input_grad", dtypes=("float64",))
+@clause("oracle.input_grad", dtypes=("float64",), values=("normal",))
 def check_oracle_input_grad(subject: Subject, case: Case) -> None:
     """The gradient with respect to the input equals the oracle's (float64, random output cotangent).
 
@@ -228,18 +308,16 @@ def check_oracle_input_grad(subject: Subject, case: Case) -> None:
     autograd.Function with a wrong backward, in-place ops that break autograd.
     Fix: keep the whole forward differentiable; gradcheck any custom backward.
     """
-    module, x, weights, _ = _forward_pair(subject, case)
-    x.requires_grad_(True)
-    cotangent = torch.randn(case.input_shape, generator=torch.Generator().manual_seed(case.seed + 2), dtype=torch.float64)
-    (call(module, x) * cotangent).sum().backward()
-    reference = _reference_input(case).requires_grad_(True)
-    (oracle_output(subject, case, weights, reference, training=module.training) * cotangent).sum().backward()
-    if x.grad is None:
-        raise ClauseFailure("no gradient reached the input (is the output detached from it?)")
-    assert_close(x.grad, reference.grad, _budget(subject, case) + x.numel(), torch.float64, "input gradient")
+    module, weights, note = _loaded_module(subject, case, training=True)
+    expected_output(subject, case, weights, True, smooth=SMOOTH_FOR_ORACLE)
+    cotangent = _cotangent(case)
+    found, _ = _gradients(subject, module, make_input(subject, case), cotangent, "forward")
+    reference = input_values(case).requires_grad_(True)
+    (oracle_output(subject, case, weights, reference, training=True) * cotangent).sum().backward()
+    assert_close(found, reference.grad, _gradient_budget(subject, case), torch.float64, "input gradient", note)
 
 
-@clause("oracle.param_grad", dtypes=("float64",))
+@clause("oracle.param_grad", dtypes=("float64",), values=("normal",), needs_weights=True)
 def check_oracle_param_grad(subject: Subject, case: Case) -> None:
     """Each parameter's gradient equals the oracle's gradient of the matching canonical weight.
 
@@ -248,85 +326,68 @@ def check_oracle_param_grad(subject: Subject, case: Case) -> None:
     parameter that is not used at all, weights shared or split differently from the spec.
     Fix: use every parameter in the differentiable forward exactly as the documents do.
     """
-    module, x, weights, _ = _forward_pair(subject, case)
-    cotangent = torch.randn(case.input_shape, generator=torch.Generator().manual_seed(case.seed + 2), dtype=torch.float64)
-    (call(module, x) * cotangent).sum().backward()
+    module, weights, note = _loaded_module(subject, case, training=True)
+    expected_output(subject, case, weights, True, smooth=SMOOTH_FOR_ORACLE)
+    cotangent = _cotangent(case)
+    _, found = _gradients(subject, module, make_input(subject, case), cotangent, "forward")
     canonical = {k: v.clone().requires_grad_(True) for k, v in weights.items()}
-    reference = _reference_input(case)
-    (oracle_output(subject, case, canonical, reference, training=module.training) * cotangent).sum().backward()
+    (oracle_output(subject, case, canonical, input_values(case), training=True) * cotangent).sum().backward()
     expected = transferred_grads(subject, build(subject, case), {k: v.grad for k, v in canonical.items()})
-    budget = _budget(subject, case) + x.numel()
-    for name, param in module.named_parameters():
-        if param.grad is None:
-            raise ClauseFailure(f"parameter {name} received no gradient")
-        assert_close(param.grad, expected[name], budget, torch.float64, f"gradient of {name}")
+    for name, grad in found.items():
+        assert_close(grad, expected[name], _gradient_budget(subject, case), torch.float64, f"gradient of {name}", note)
 
 
-def _separated_input(case: Case) -> torch.Tensor:
-    """Values of distinct magnitudes in [0.5, 1.5) with random signs: no max-pool tie and no
-    exactly-zero pooled value (a ReLU kink) spoils finite differences."""
-    numel = torch.Size(case.input_shape).numel()
-    generator = torch.Generator().manual_seed(case.seed)
-    magnitudes = 0.5 + torch.randperm(numel, generator=generator).to(torch.float64) / numel
-    signs = torch.randint(0, 2, (numel,), generator=generator).to(torch.float64) * 2 - 1
-    values = (magnitudes * signs).reshape(case.input_shape)
-    return make_input(case, values=values)
-
-
-def _gradcheck(subject: Subject, case: Case, second_order: bool) -> None:
-    module = build(subject, case)
-    module.eval()
+def _finite_differences(subject: Subject, case: Case, second_order: bool) -> None:
+    """torch's (grad)gradcheck of the module's forward, with the oracle's weights, at a smooth point."""
+    module, weights, _ = _loaded_module(subject, case)
+    expected_output(subject, case, weights, smooth=SMOOTH_FOR_FINITE_DIFFERENCES)
     names = [n for n, _ in module.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_(True) for p in module.parameters())
-    x = _separated_input(case).requires_grad_(True)
+    x = make_input(subject, case).requires_grad_(True)
 
     def function(inp, *weights):
-        return call_functional(module, dict(zip(names, weights)), inp)
+        from torch.func import functional_call
+
+        try:
+            out = functional_call(module, dict(zip(names, weights)), (inp,))
+        except Exception as err:
+            raise ClauseFailure(f"forward raised {type(err).__name__}: {err}", cause=f"forward:{type(err).__name__}") from err
+        if not isinstance(out, torch.Tensor):
+            raise ClauseFailure(f"forward returned {type(out).__name__}, not a torch.Tensor", cause="forward:type")
+        return out
 
     checker = torch.autograd.gradgradcheck if second_order else torch.autograd.gradcheck
     try:
-        ok = checker(function, (x, *params), eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True, fast_mode=True)
+        checker(function, (x, *params), eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True, fast_mode=True)
     except ClauseFailure:
         raise
     except Exception as err:
         message = str(err).strip().splitlines()
         raise ClauseFailure(f"{checker.__name__}: {' '.join(message[:3])[:400]}") from err
-    if not ok:
-        raise ClauseFailure(f"{checker.__name__} returned False")
 
 
-def call_functional(module, weights, x):
-    from torch.func import functional_call
-
-    try:
-        out = functional_call(module, weights, (x,))
-    except Exception as err:
-        raise ClauseFailure(f"forward raised {type(err).__name__}: {err}") from err
-    if not isinstance(out, torch.Tensor):
-        raise ClauseFailure(f"forward returned {type(out).__name__}, not a torch.Tensor")
-    return out
-
-
-@clause("gradcheck", dtypes=("float64",), max_numel=64, max_channels=32)
+@clause("gradcheck", dtypes=("float64",), values=("normal",), scaled=False, max_numel=64, max_channels=32)
 def check_gradcheck(subject: Subject, case: Case) -> None:
-    """Analytic gradients (input and parameters) match finite differences on small float64 inputs.
+    """Analytic gradients (input and parameters) match finite differences on small float64 inputs,
+    at points where the block is differentiable (no ReLU input or max tie within reach of the step).
 
-    Source: torch.autograd.gradcheck; the blocks are smooth almost everywhere.
+    Source: torch.autograd.gradcheck; the blocks are smooth away from ReLU kinks and ties in a max.
     Causes: a custom autograd.Function with a wrong backward, detached parts of the graph.
     Fix: drop the custom backward, or derive it again and test it with gradcheck.
     """
-    _gradcheck(subject, case, second_order=False)
+    _finite_differences(subject, case, second_order=False)
 
 
-@clause("gradgradcheck", dtypes=("float64",), max_numel=32, max_channels=16)
+@clause("gradgradcheck", dtypes=("float64",), values=("normal",), scaled=False, max_numel=32, max_channels=16)
 def check_gradgradcheck(subject: Subject, case: Case) -> None:
-    """Second derivatives match finite differences of the first (needed by gradient penalties, meta-learning).
+    """Second derivatives match finite differences of the first (needed by gradient penalties,
+    meta-learning), at points where the block is differentiable.
 
     Source: torch.autograd.gradgradcheck.
     Causes: a custom backward that is not itself differentiable (uses .detach() or numpy).
     Fix: write the backward with differentiable torch ops, or use once_differentiable honestly.
     """
-    _gradcheck(subject, case, second_order=True)
+    _finite_differences(subject, case, second_order=True)
 
 
 # ---------------------------------------------------------------- behaviour
@@ -338,13 +399,13 @@ def check_deterministic(subject: Subject, case: Case) -> None:
     Causes: dropout, random noise, stochastic depth, nondeterministic atomics (on GPU).
     Fix: remove the randomness; the blocks are deterministic functions.
     """
-    module = build(subject, case)
-    x = make_input(case)
+    module = _scaled_module(subject, case)
+    x = make_input(subject, case)
     for training in (True, False):
         module.train(training)
-        first, second = call(module, x), call(module, x)
+        first, second = call(subject, module, x), call(subject, module, x)
         if not torch.equal(first, second):
-            diff = (first - second).abs().max().item()
+            diff = (first.double() - second.double()).abs().max().item()
             raise ClauseFailure(f"two calls in {'train' if training else 'eval'} mode differ by up to {diff:.3g}")
 
 
@@ -356,10 +417,10 @@ def check_input_unmutated(subject: Subject, case: Case) -> None:
     Causes: in-place ops on the input (x.mul_(gate), x *= gate, torch.sigmoid_(x)).
     Fix: return x * gate, a new tensor.
     """
-    x = make_input(case)
+    x = make_input(subject, case)
     before = x.clone()
     x.requires_grad_(case.dtype == "float64")
-    out = call(build(subject, case), x)
+    out = call(subject, _scaled_module(subject, case), x)
     if out.requires_grad:
         out.sum().backward()
     if not torch.equal(x.detach(), before):
@@ -376,31 +437,44 @@ def check_layout_equivalent(subject: Subject, case: Case) -> None:
     assume NCHW strides, custom kernels that read raw storage.
     Fix: use reshape/flatten on pooled results, or make the input contiguous first.
     """
-    module = build(subject, case)
-    module.eval()
-    x = make_input(case)
-    reference = call(module, lay_out(x.detach().clone(), "contiguous"))
-    found = call(module, x)
-    assert_close(found, reference, _budget(subject, case), _dtype(case), f"{case.memory_format} output vs contiguous output")
+    module, bound = _comparable(subject, case)
+    x = make_input(subject, case)
+    reference = call(subject, module, lay_out(x.detach().clone(), "contiguous"))
+    _assert_agree(subject, case, call(subject, module, x), reference, bound, f"{case.memory_format} output vs contiguous output")
 
 
 @clause("cuda.agreement", needs_cuda=True)
 def check_cuda_agreement(subject: Subject, case: Case) -> None:
-    """On a CUDA device the block gives the CPU's result within the error budget, on that device.
+    """On a CUDA device the block gives the CPU's output, input gradient and parameter gradients,
+    within their error bounds.
 
     Source: DESIGN §5 (CPU/GPU agreement where CUDA exists).
-    Causes: device-specific code paths, tensors created on the CPU inside forward.
+    Causes: device-specific code paths (a gate computed in half precision only on CUDA, another
+    padding), tensors created on the CPU inside forward, a CUDA kernel with a wrong backward.
     Fix: one device-agnostic forward.
     """
-    module = build(subject, case)
-    module.eval()
-    x = make_input(case)
-    expected = call(module, x)
-    module_gpu = module.to("cuda")
-    found = call(module_gpu, x.to("cuda"))
-    if found.device.type != "cuda":
-        raise ClauseFailure(f"output on {found.device} for a CUDA input")
-    assert_close(found.cpu(), expected, _budget(subject, case), _dtype(case), "CUDA output vs CPU output")
+    gpu = subject.conditions.device if subject.conditions.device_type == "cuda" else "cuda"
+    cpu_subject = replace(subject, conditions=Conditions("cpu"))
+    gpu_subject = replace(subject, conditions=Conditions(gpu, subject.conditions.precision))
+    module, bound = _comparable(cpu_subject, case, bound_for=gpu_subject)
+    cotangent = _cotangent(case)
+    results = []
+    for side, on_device in ((cpu_subject, module), (gpu_subject, deepcopy(module).to(gpu))):
+        x = make_input(side, case)
+        out = call(side, on_device, x, f"forward on {side.conditions.device}")
+        if out.device != x.device:
+            raise ClauseFailure(f"output on {out.device} for an input on {x.device}")
+        grads = None
+        if case.dtype in ("float64", "float32") and out.requires_grad:
+            grads = _gradients(side, on_device, x, cotangent, f"forward on {side.conditions.device}")
+        results.append((out, grads))
+    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = results
+    _assert_agree(subject, case, gpu_out, cpu_out, bound, "CUDA output vs CPU output")
+    if cpu_grads is not None and gpu_grads is not None:
+        n, dtype = 2 * _gradient_budget(subject, case), getattr(torch, case.dtype)
+        assert_close(gpu_grads[0], cpu_grads[0], n, dtype, "CUDA input gradient vs CPU input gradient")
+        for name, grad in cpu_grads[1].items():
+            assert_close(gpu_grads[1][name], grad, n, dtype, f"CUDA gradient of {name} vs CPU gradient")
 
 
 # ---------------------------------------------------------------- invariants (spec data)
@@ -413,19 +487,17 @@ def check_bounded(subject: Subject, case: Case) -> None:
     activation), scaling by a learned factor.
     Fix: gate = sigmoid(...); return x * gate.
     """
-    x = make_input(case)
-    out = call(build(subject, case), x).detach()
-    x = x.detach()
-    slack = 4 * torch.finfo(x.dtype).eps * x.abs()
-    too_big = out.abs() > x.abs() + slack
-    flipped = (out * x) < 0
-    bad = too_big | flipped
+    x = make_input(subject, case)
+    out = call(subject, _scaled_module(subject, case), x).detach().to("cpu", torch.float64)
+    x = x.detach().to("cpu", torch.float64)
+    slack = 4 * torch.finfo(getattr(torch, case.dtype)).eps * x.abs()
+    bad = (out.abs() > x.abs() + slack) | ((out * x) < 0)
     if bad.any():
         index = tuple(int(i) for i in bad.nonzero()[0])
         raise ClauseFailure(f"at {list(index)} input {x[index].item():.6g} gave output {out[index].item():.6g}: not x * g with g in [0, 1]")
 
 
-@clause("invariant.zero", invariant="zero")
+@clause("invariant.zero", invariant="zero", values=("normal",))
 def check_zero(subject: Subject, case: Case) -> None:
     """An all-zero input gives an all-zero output.
 
@@ -433,10 +505,18 @@ def check_zero(subject: Subject, case: Case) -> None:
     Causes: a bias added after gating, a residual of something other than the input, eps in a division.
     Fix: the last operation is x * gate.
     """
-    x = make_input(case, values=torch.zeros(case.input_shape, dtype=torch.float64))
-    out = call(build(subject, case), x)
+    x = make_input(subject, case, values=torch.zeros(case.input_shape, dtype=torch.float64))
+    out = call(subject, _scaled_module(subject, case), x)
     if out.abs().max().item() != 0:
         raise ClauseFailure(f"zero input gave output with max |value| {out.abs().max().item():.6g}")
+
+
+def _assert_equivariant(subject: Subject, case: Case, permute, what: str) -> None:
+    """f(permute(x)) == permute(f(x)) within twice the oracle's bound (which permutes along)."""
+    module, bound = _comparable(subject, case)
+    reference = call(subject, module, make_input(subject, case))
+    permuted = call(subject, module, make_input(subject, case, values=permute(input_values(case))))
+    _assert_agree(subject, case, permuted, reference, bound, what, permute)
 
 
 @clause("invariant.spatial_permutation", invariant="spatial_permutation")
@@ -447,14 +527,10 @@ def check_spatial_permutation(subject: Subject, case: Case) -> None:
     Causes: a local (windowed) pooling, pooling over one axis only, a positional term.
     Fix: pool over both H and W (mean((2, 3)) / amax((2, 3))).
     """
-    module = build(subject, case)
-    module.eval()
-    x = make_input(case)
     b, c, h, w = case.input_shape
     perm = torch.randperm(h * w, generator=torch.Generator().manual_seed(case.seed + 3))
-    permuted = lay_out(x.detach().flatten(2)[:, :, perm].reshape(b, c, h, w), case.memory_format)
-    expected = call(module, x).detach().flatten(2)[:, :, perm].reshape(b, c, h, w)
-    assert_close(call(module, permuted), expected, _budget(subject, case), _dtype(case), "output of the spatially permuted input")
+    _assert_equivariant(subject, case, lambda t: t.flatten(2)[:, :, perm].reshape(b, c, h, w),
+                        "output of the spatially permuted input")
 
 
 @clause("invariant.channel_permutation", invariant="channel_permutation")
@@ -465,33 +541,32 @@ def check_channel_permutation(subject: Subject, case: Case) -> None:
     Causes: pooling over a subset of channels, per-channel weights in the spatial branch.
     Fix: reduce over dim=1 with keepdim=True, then convolve the two maps.
     """
-    module = build(subject, case)
-    module.eval()
-    x = make_input(case)
     perm = torch.randperm(case.input_shape[1], generator=torch.Generator().manual_seed(case.seed + 3))
-    permuted = lay_out(x.detach()[:, perm], case.memory_format)
-    expected = call(module, x).detach()[:, perm]
-    assert_close(call(module, permuted), expected, _budget(subject, case), _dtype(case), "output of the channel-permuted input")
+    _assert_equivariant(subject, case, lambda t: t[:, perm], "output of the channel-permuted input")
 
 
 @clause("invariant.batch_independent", invariant="batch_independent", min_batch=2)
 def check_batch_independent(subject: Subject, case: Case) -> None:
-    """Each sample's output depends only on that sample: f(x)[i] == f(x[i:i+1]), in train and eval mode.
+    """Each sample's output depends only on that sample: f(x)[i] == f(x[i:i+1]), in eval mode and,
+    unless the spec says batch statistics are used, in train mode.
 
     Source: every operation in the documents is per sample.
     Causes: pooling or normalising over the batch dimension, BatchNorm in train mode, view() that
     mixes the batch and channel dimensions.
     Fix: reduce over (2, 3) or dim=1 only; reshape with the batch size first.
     """
-    module = build(subject, case)
-    x = make_input(case)
-    for training in (False, True):
-        module.train(training)
-        whole = call(module, x).detach()
+    use = subject.block.invariant("batch_independent")
+    modes = (False, True) if use.holds_in_train_mode(subject.env(case)) else (False,)
+    values = input_values(case)
+    for training in modes:
+        module, bound = _comparable(subject, case, training)
+        whole = call(subject, module, make_input(subject, case))
         for i in range(case.input_shape[0]):
-            alone = call(module, lay_out(x.detach()[i : i + 1].clone(), case.memory_format)).detach()
-            assert_close(whole[i : i + 1], alone, _budget(subject, case), _dtype(case),
-                         f"sample {i} in a batch of {case.input_shape[0]} vs alone ({'train' if training else 'eval'} mode)")
+            alone = call(subject, module, lay_out(values[i : i + 1].to(getattr(torch, case.dtype)), case.memory_format,
+                                                  subject.conditions.device))
+            sample = (lambda t, i=i: t[i : i + 1])
+            _assert_agree(subject, case, alone, whole, bound, f"sample {i} alone vs in a batch of {case.input_shape[0]} "
+                          f"({'train' if training else 'eval'} mode)", sample)
 
 
 @clause("invariant.train_eval", invariant="train_eval")
@@ -502,15 +577,15 @@ def check_train_eval(subject: Subject, case: Case) -> None:
     Causes: dropout, BatchNorm, branches on self.training.
     Fix: remove mode-dependent layers.
     """
-    module = build(subject, case)
-    x = make_input(case)
-    module.train()
-    in_train = call(module, x).detach()
+    module, bound = _comparable(subject, case, training=True)
+    x = make_input(subject, case)
+    in_train = call(subject, module, x)
     module.eval()
-    assert_close(in_train, call(module, x).detach(), _budget(subject, case), _dtype(case), "train-mode vs eval-mode output")
+    _assert_agree(subject, case, call(subject, module, x), in_train, bound, "eval-mode vs train-mode output")
 
 
-@clause("invariant.kernel_size", invariant="kernel_size", dtypes=("float64",), layouts=("contiguous",))
+@clause("invariant.kernel_size", invariant="kernel_size", dtypes=("float64",), layouts=("contiguous",),
+        values=("normal",), scaled=False)
 def check_kernel_size(subject: Subject, case: Case) -> None:
     """The gate at position j depends on exactly the positions within size // 2 of j (ECA: channels,
     with the kernel k = odd(|(log2 C + b) / gamma|); spatial attention: pixels, k x k).
@@ -529,11 +604,11 @@ def check_kernel_size(subject: Subject, case: Case) -> None:
     module.eval()
     # Positive weights of size ~1/numel: every tap in reach moves the gate visibly, and the
     # summed logits stay far from sigmoid's saturation.
+    generator = torch.Generator().manual_seed(case.seed + 4)
     with torch.no_grad():
-        generator = torch.Generator().manual_seed(case.seed + 4)
         for p in module.parameters():
-            p.copy_((torch.rand(p.shape, generator=generator, dtype=p.dtype) + 0.5) / p.numel())
-    x = make_input(case).detach()
+            p.copy_((torch.rand(p.shape, generator=generator, dtype=torch.float64) + 0.5) / p.numel())
+    x = make_input(subject, case).detach()
     b, c, h, w = case.input_shape
     length = c if axis == "channel" else h
     source = int(torch.randint(length, (1,), generator=generator))
@@ -542,7 +617,8 @@ def check_kernel_size(subject: Subject, case: Case) -> None:
         bumped[:, source] += 3.0
     else:
         bumped[:, :, source, min(source, w - 1)] += 3.0
-    before, after = call(module, x).detach(), call(module, bumped).detach()
+    before = call(subject, module, x).detach().cpu()
+    after = call(subject, module, bumped).detach().cpu()
     # which positions' gates changed, away from the perturbed position itself
     other_dims = (0, 2, 3) if axis == "channel" else (0, 1, 3)
     changed = (before - after).abs().amax(dim=other_dims) > 1e-12 * (1 + before.abs().max())
@@ -551,7 +627,7 @@ def check_kernel_size(subject: Subject, case: Case) -> None:
     if wrap:
         distance = torch.minimum(distance, length - distance)
     expected = distance <= size // 2
-    mismatch = (changed != expected)
+    mismatch = changed != expected
     mismatch[source] = False
     if mismatch.any():
         reach = distance[changed].max().item() if changed.any() else 0
@@ -571,24 +647,21 @@ def check_composition(subject: Subject, case: Case) -> None:
     instead of sequential), an extra residual or scaling.
     Fix: x = channel_attention(x); x = spatial_attention(x); return x.
     """
-    weights = oracle_weights(subject, case)
-    whole = build(subject, case)
-    transfer(subject, whole, weights)
-    whole.eval()
-    x = make_input(case)
+    whole, weights, _ = _loaded_module(subject, case)
+    x = make_input(subject, case)
     staged = x
     for stage_name in subject.block.stages:
         stage = subject.for_block(stage_name)
-        stage_kwargs = {p.name: case.kwargs[p.name] for p in stage.block.params}
-        stage_case = Case(stage_kwargs, case.input_shape, case.dtype, case.memory_format, case.seed)
+        stage_case = case.with_(kwargs={p.name: case.kwargs[p.name] for p in stage.block.params})
         module = build(stage, stage_case)
         prefix = stage_name + "."
         transfer(stage, module, {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
         module.eval()
-        staged = call(module, staged, f"{stage_name} forward")
-    if "residual" in subject.block.oracle and subject.block.oracle["residual"].evaluate(subject.env(case)):
+        staged = call(stage, module, staged, f"{stage_name} forward")
+    if subject.block.oracle.evaluate_options(subject.env(case)).get("residual"):
         staged = x + staged
-    assert_close(call(whole, x), staged, _budget(subject, case), _dtype(case), "block output vs its stages in order")
+    _assert_agree(subject, case, call(subject, whole, x), staged, expected_output(subject, case, weights),
+                  "block output vs its stages in order")
 
 
 def clauses_for(block_name: str, spec) -> list[Clause]:

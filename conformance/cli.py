@@ -2,6 +2,7 @@
 
 Exit status (DESIGN §3): 0 every provided block passes; 1 some block fails; 2 usage, import or
 spec error (one clear line; the traceback only with --debug); 130/143 when interrupted.
+``list``, ``explain``, ``reproduce``, ``replay`` and ``matrix`` never import torch in this process.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .certificate import markdown, write_atomically, write_json
-from .runner import DEFAULT_TIMEOUT, Interrupted, Run, RunOptions
+from .runner import DEFAULT_TIMEOUT, GIB, Certification, Interrupted, Pool, RunOptions, Task
 from .spec import DEFAULT_SPEC, DomainError, SpecError, load_spec
 from .targets import MissingDependency, TargetError, bundled_targets, resolve
 
@@ -23,6 +23,17 @@ PROFILE_NAMES = ("ci", "dev", "thorough")
 
 class UsageError(Exception):
     """Bad command-line input (exit status 2)."""
+
+
+def _add_conditions(parser: argparse.ArgumentParser) -> None:
+    """--device, --tf32, --autocast: where clauses run and how float32 rounds (DESIGN §3)."""
+    parser.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N",
+                        help="run every clause on this device; the float64 oracle stays on the CPU (default: cpu)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--tf32", action="store_true",
+                           help="certify with TF32 matmuls and convolutions (budgets from TF32's 10-bit mantissa)")
+    precision.add_argument("--autocast", choices=("bf16", "fp16"),
+                           help="certify under torch.autocast to bfloat16 / float16, with reduced-precision inputs too")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,22 +51,27 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--block", action="append", metavar="NAME", help="only these blocks (repeatable)")
     certify.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
     certify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
+    certify.add_argument("--memory-limit", type=float, metavar="GIB",
+                         help="resident memory the implementation's processes may use together (default: half the machine's, at most 16)")
+    certify.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core, at most 2)")
     certify.add_argument("--database", default=".attncert/examples", metavar="DIR",
                          help="Hypothesis example database (failing examples are replayed first); 'none' to disable")
+    _add_conditions(certify)
     certify.add_argument("--quiet", action="store_true", help="no progress display")
     certify.add_argument("--verbose", action="store_true", help="list every clause with its timing")
 
-    reproduce = commands.add_parser("reproduce", help="replay one failing case and show the implementation's traceback")
+    reproduce = commands.add_parser("reproduce", help="replay one failing case and show what was found")
     reproduce.add_argument("target")
     reproduce.add_argument("clause", metavar="BLOCK::CLAUSE")
     reproduce.add_argument("--case", required=True, help="the counterexample JSON from a certificate")
-    reproduce.add_argument("--variant", action="store_true", help="under the adapter's declared variant")
+    reproduce.add_argument("--variant", action="store_true", help="under the adapter's declaration (variant and/or domain)")
     reproduce.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH")
     reproduce.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS")
+    _add_conditions(reproduce)
 
-    matrix = commands.add_parser("matrix", help="aggregate certificates into a Markdown conformance matrix")
-    matrix.add_argument("folder", type=Path, nargs="?", default=Path("certificates"), help="folder of *.json certificates")
-    matrix.add_argument("--output", type=Path, default=Path("docs/conformance-matrix.md"), metavar="FILE")
+    matrix = commands.add_parser("matrix", help="print a Markdown conformance matrix of certificates")
+    matrix.add_argument("paths", type=Path, nargs="+", metavar="CERT.json|DIR", help="certificate files, or folders of them")
+    matrix.add_argument("--output", metavar="FILE", help="write the matrix to FILE instead of printing it ('-': print)")
 
     listing = commands.add_parser("list", help="show the clauses of each block (or of one block)")
     listing.add_argument("block", nargs="?", metavar="BLOCK", help="only this block")
@@ -65,42 +81,50 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("clause", metavar="CLAUSE", help="a clause id: oracle.output, or as reports print it: se::oracle.output")
     explain.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
 
-    replay = commands.add_parser("replay", help="re-run every failing case of a saved certificate; say which still fail")
+    replay = commands.add_parser("replay", help="re-run the failing cases of a saved certificate; say which still fail")
     replay.add_argument("certificate", type=Path, metavar="CERTIFICATE.json")
+    replay.add_argument("clauses", nargs="*", metavar="BLOCK::CLAUSE", help="only these failing clauses (default: all)")
     replay.add_argument("--target", help="replay against this implementation (default: the certificate's)")
     replay.add_argument("--spec", type=Path, default=None, metavar="PATH", help="spec file (default: the certificate's)")
     replay.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
 
     stat = commands.add_parser("stat", help="reproduce the documents' torchstat tables")
     stat.add_argument("--input", default="32,16,16", metavar="C,H,W", help="input size without batch (default: 32,16,16)")
+
+    selftest = commands.add_parser("selftest", help="measure the harness's strength: certify generated mutants of the reference")
+    selftest.add_argument("--profile", choices=("ci", "thorough"), default="ci", help="how hard to search (default: ci)")
+    selftest.add_argument("--subset", action="store_true", help="only the fixed CI subset (every operator and block)")
+    selftest.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    selftest.add_argument("--markdown", metavar="FILE", help="write the report as Markdown")
+    selftest.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per clause (default: 60)")
+    selftest.add_argument("--quiet", action="store_true", help="no progress display")
     return parser
+
+
+COMMANDS = {}
+
+
+def command(name: str):
+    def register(function):
+        COMMANDS[name] = function
+        return function
+
+    return register
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "certify":
-            return _certify(args)
-        if args.command == "reproduce":
-            return _reproduce(args)
-        if args.command == "stat":
-            return _stat(args)
-        if args.command == "list":
-            return _list(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "replay":
-            return _replay(args)
-        if args.command == "matrix":
-            return _matrix(args)
+        return COMMANDS[args.command](args)
+    except Interrupted as stop:  # before any clause ran (commands that can save partial work catch it themselves)
+        print(f"\nattncert: interrupted ({stop}) before any clause ran; nothing written", file=sys.stderr)
+        return 128 + stop.signum
     except (SpecError, TargetError, UsageError, DomainError) as err:
         if args.debug:
             traceback.print_exc()
         print(f"attncert: error: {err}", file=sys.stderr)
         return 2
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 def _install_signal_handlers() -> None:
@@ -111,127 +135,177 @@ def _install_signal_handlers() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _precision(args) -> str:
+    if getattr(args, "tf32", False):
+        return "tf32"
+    if getattr(args, "autocast", None):
+        return f"autocast-{args.autocast}"
+    return "strict"
+
+
+def _device(text: str) -> str:
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise UsageError(f"--device must be cpu, cuda or cuda:N, not {text!r}")
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"{name} must be positive")
+
+
 def _options(args, blocks) -> RunOptions:
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    _positive("--timeout", args.timeout)
+    _positive("--memory-limit", args.memory_limit)
     database = None if args.database.lower() == "none" else args.database
     return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=blocks, spec_path=args.spec,
-                      database=database)
+                      database=database, device=_device(args.device), precision=_precision(args),
+                      memory_limit=int(args.memory_limit * GIB) if args.memory_limit else None)
 
 
+def _output_path(option: str | None, label: str, suffix: str, many: bool) -> Path | None:
+    if not option:
+        return None
+    return Path(option) / (Path(label).stem + suffix) if many else Path(option)
+
+
+def _check_outputs(paths: list[Path | None]) -> None:
+    """Unwritable outputs are a usage error before the run, not a traceback after it."""
+    from .certificate import check_writable
+
+    for path in paths:
+        problem = check_writable(path) if path else None
+        if problem:
+            raise UsageError(f"cannot write {path}: {problem}")
+
+
+@command("certify")
 def _certify(args) -> int:
-    from .report import Progress, print_certificate, print_summary
+    from .certificate import write_atomically, write_json
+    from .report import Progress, markdown, print_certificate, print_summary
 
     spec = load_spec(args.spec)
     for name in args.block or []:
         spec.block(name)  # unknown names are a usage error
     if args.all == bool(args.target):
         raise UsageError("give one TARGET or --all")
-    targets = list(bundled_targets()) if args.all else [args.target]
-    refs = [resolve(t) for t in targets]
+    refs = [resolve(t) for t in (list(bundled_targets()) if args.all else [args.target])]
+    options = _options(args, args.block or [])
+    outputs = {ref: (_output_path(args.json, ref.label, ".json", args.all), _output_path(args.markdown, ref.label, ".md", args.all))
+               for ref in refs}
+    _check_outputs([p for pair in outputs.values() for p in pair])
     _install_signal_handlers()
     statuses, certificates = [], []
-    for ref in refs:
-        options = _options(args, args.block or [])
-        run = Run(ref, spec, options, None)
-        json_path = _output_path(args.json, ref.label, ".json", args.all)
-        md_path = _output_path(args.markdown, ref.label, ".md", args.all)
-        try:
-            with Progress(ref.label, enabled=not args.quiet) as progress:
-                run.progress = progress.update
-                certificate = run.execute()
-        except Interrupted as stop:
-            partial = run.certificate(complete=False)
+    with Pool(options, args.jobs) as pool:
+        for ref in refs:
+            json_path, md_path = outputs[ref]
+            try:
+                certification = Certification(ref, spec, options, pool)
+            except MissingDependency as err:
+                if not args.all:
+                    raise
+                print(f"attncert: skipping {ref.label}: {err}", file=sys.stderr)
+                continue
+            except TargetError as err:
+                if not args.all:
+                    raise
+                print(f"attncert: {ref.label}: {err}", file=sys.stderr)
+                statuses.append(2)
+                continue
+            try:
+                with Progress(ref.label, enabled=not args.quiet) as progress:
+                    progress.plan(len(certification.tasks))
+                    pool.progress = progress.update
+                    certification.run()
+            except Interrupted as stop:
+                partial = certification.certificate(complete=False)
+                if json_path:
+                    write_json(partial, json_path)
+                print_certificate(partial.to_json(), json_path, verbose=args.verbose)
+                print(f"\nattncert: interrupted ({stop}); unfinished blocks are incomplete; partial certificate "
+                      + (f"written to {json_path}" if json_path else "not written (no --json)"), file=sys.stderr)
+                return 128 + stop.signum
+            certificate = certification.certificate()
             if json_path:
-                write_json(partial, json_path)
-            print(f"\nattncert: interrupted ({stop}); partial certificate" + (f" written to {json_path}" if json_path else " not written (no --json)"), file=sys.stderr)
-            return 128 + stop.signum
-        except MissingDependency as err:
-            if not args.all:
-                raise
-            print(f"attncert: skipping {ref.label}: {err}", file=sys.stderr)
-            continue
-        except TargetError as err:
-            if not args.all:
-                raise
-            print(f"attncert: {ref.label}: {err}", file=sys.stderr)
-            statuses.append(2)
-            continue
-        if not any(b.provided for b in certificate.blocks.values()):
-            nothing = TargetError(f"{ref.label} provides none of the factories {', '.join(b.factory for b in spec.blocks.values())}")
-            if not args.all:
-                raise nothing
-            print(f"attncert: {nothing}", file=sys.stderr)
-            statuses.append(2)
-            continue
-        if json_path:
-            write_json(certificate, json_path)
-        if md_path:
-            write_atomically(md_path, markdown(certificate.to_json()))
-        print_certificate(certificate.to_json(), json_path, verbose=args.verbose)
-        certificates.append(certificate)
-        statuses.append(certificate.exit_status)
+                write_json(certificate, json_path)
+            if md_path:
+                write_atomically(md_path, markdown(certificate.to_json()))
+            print_certificate(certificate.to_json(), json_path, md_path, verbose=args.verbose)
+            certificates.append(certificate)
+            statuses.append(certificate.exit_status)
     if args.all:
         print_summary([c.to_json() for c in certificates])
     return max(statuses) if statuses else 2
 
 
-def _output_path(option: str | None, label: str, suffix: str, many: bool) -> Path | None:
-    if not option:
-        return None
-    if many:
-        return Path(option) / (Path(label).stem + suffix)
-    return Path(option)
-
-
+@command("reproduce")
 def _reproduce(args) -> int:
+    from .cases import Case
+    from .clauses import CLAUSES
+
     spec = load_spec(args.spec)
     block, sep, clause = args.clause.partition("::")
     if not sep:
         raise UsageError(f"expected BLOCK::CLAUSE, got {args.clause!r}")
-    from .clauses import CLAUSES
-
     spec.block(block)
     if clause not in CLAUSES:
         raise UsageError(f"unknown clause {clause!r} (known: {', '.join(CLAUSES)})")
     try:
         case = json.loads(args.case)
+        Case.from_counterexample(case)
     except json.JSONDecodeError as err:
         raise UsageError(f"--case is not JSON: {err}") from None
+    except ValueError as err:
+        raise UsageError(f"--case: {err}") from None
+    _positive("--timeout", args.timeout)
     ref = resolve(args.target)
-    options = RunOptions(timeout=args.timeout, blocks=[block], spec_path=args.spec, database=None, case=case,
-                         only=[(block, args.variant, clause)])
+    options = RunOptions(timeout=args.timeout, blocks=[block], spec_path=args.spec, database=None,
+                         device=_device(args.device), precision=_precision(args))
+    task = Task(block, clause, args.variant)
     _install_signal_handlers()
-    run = Run(ref, spec, options, jobs=1)
-    try:
-        certificate = run.execute()
-    except Interrupted as stop:
-        return 128 + stop.signum
-    results = [c for b in certificate.blocks.values() for r in (b.plain, b.variant) if r for c in r.clauses]
-    if not results:
-        raise UsageError(f"{ref.label} does not provide {block}" + (" with a declared variant" if args.variant else ""))
-    result = results[0]
-    print(f"{block}::{clause} on {ref.label}: {result.status.upper()}")
+    with Pool(options, jobs=1) as pool:
+        certification = Certification(ref, spec, options, pool)
+        if task not in certification.tasks:
+            what = "a declaration (VARIANTS or DOMAIN) for " if args.variant else ""
+            raise UsageError(f"{ref.label} has no {what}{block}::{clause} to replay")
+        try:
+            certification.run(case, only=[task])
+        except Interrupted as stop:
+            return 128 + stop.signum
+    result = certification.results[task]
+    print(f"{block}::{clause} on {ref.label}: {result['status'].upper()}")
     print(f"case: {json.dumps(case)}")
-    if result.message:
-        print(result.message)
-    if result.details:
-        print("\n" + result.details.rstrip())
-    return 0 if result.status == "pass" else 1
+    if result["message"]:
+        print(result["message"])
+    if result.get("details"):
+        print("\nthe implementation raised:\n" + result["details"].rstrip())
+    return 0 if result["status"] == "pass" else 1
 
 
+@command("matrix")
 def _matrix(args) -> int:
+    from .certificate import write_atomically
     from .matrix import load_certificates, render
 
     try:
-        certificates = load_certificates(args.folder)
+        certificates = load_certificates(args.paths)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
-    write_atomically(args.output, render(certificates))
-    print(f"conformance matrix of {len(certificates)} certificates written to {args.output}")
+    text = render(certificates)
+    if args.output and args.output != "-":
+        from .certificate import check_writable
+
+        problem = check_writable(args.output)
+        if problem:
+            raise UsageError(f"cannot write {args.output}: {problem}")
+        write_atomically(args.output, text)
+        print(f"conformance matrix of {len(certificates)} certificates written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
+@command("list")
 def _list(args) -> int:
     from .explain import list_clauses
 
@@ -239,6 +313,7 @@ def _list(args) -> int:
     return 0
 
 
+@command("explain")
 def _explain(args) -> int:
     from .explain import explain
 
@@ -251,15 +326,15 @@ def _explain(args) -> int:
     return 0
 
 
+@command("replay")
 def _replay(args) -> int:
     from .explain import CertificateError, replay
 
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    _positive("--timeout", args.timeout)
     _install_signal_handlers()
     try:
         text, status = replay(args.certificate, timeout=args.timeout, target=args.target, spec_path=args.spec,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+                              clauses=args.clauses, progress=lambda line: print(line, file=sys.stderr, flush=True))
     except CertificateError as err:
         raise UsageError(str(err)) from None
     except Interrupted as stop:
@@ -269,6 +344,7 @@ def _replay(args) -> int:
     return status
 
 
+@command("stat")
 def _stat(args) -> int:
     from .torchstat_tables import main_stat, parse_chw
 
@@ -277,6 +353,15 @@ def _stat(args) -> int:
     except ValueError as err:
         raise UsageError(f"--input: {err}") from None
     return main_stat(chw)
+
+
+@command("selftest")
+def _selftest(args) -> int:
+    from .selftest import main_selftest
+
+    _positive("--timeout", args.timeout)
+    _install_signal_handlers()
+    return main_selftest(args)
 
 
 if __name__ == "__main__":

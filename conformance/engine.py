@@ -1,7 +1,12 @@
 """Run one clause against one subject: with Hypothesis (search and shrink) or on one given case.
 
-This is the in-process core shared by the child-process worker (``attncert certify``), the pytest
-plugin and the Python API. It never lets an exception out: every outcome is a ``ClauseOutcome``.
+This is the in-process core that the child-process worker runs for the CLI, the pytest plugin and
+the Python API alike. It never lets an exception out: every outcome is a ``ClauseOutcome``.
+
+The cases a clause explores depend only on the run's seed, the block, the setting (plain or
+declared) and the clause, never on how the target was spelled. Failing cases go to Hypothesis'
+example database under a key naming the target (its resolved path or module), the precision
+profile and the device too, and are replayed first on the next run.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 import hypothesis
-import torch
 from hypothesis import errors as hypothesis_errors
 from hypothesis import given
 
-from .cases import Case
+from .cases import DTYPES, REDUCED_DTYPES, Case
 from .clauses import Clause
-from .strategies import Profile, cases, hypothesis_settings
-from .subject import ClauseFailure, Subject
+from .lazy import lazy_torch
+from .strategies import Profile, cases, hypothesis_settings, minimal_case
+from .subject import ClauseFailure, Subject, Unjudgeable, precision_settings
+
+torch = lazy_torch()
 
 HARNESS_THREADS = 1  # small tensors: threads cost more than they give, and the machine is shared
 
@@ -33,6 +40,19 @@ class ClauseOutcome:
     details: str = ""  # traceback of the implementation's error, for `attncert reproduce`
     examples: int = 0
     seconds: float = 0.0
+    cause: str | None = None  # a reason shared with other clauses (the constructor raised, ...)
+
+
+def clause_seed(seed: int, block: str, declared: bool, clause: str) -> int:
+    """The Hypothesis seed of one clause: from the run's seed, block, setting and clause only."""
+    text = f"{seed}|{block}|{'declared' if declared else 'plain'}|{clause}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def drawn_dtypes(subject: Subject, clause: Clause) -> tuple[str, ...]:
+    """The input dtypes a clause draws: reduced ones only under a reduced-precision profile, where the spec allows them."""
+    allowed = DTYPES + (REDUCED_DTYPES if subject.conditions.precision.autocast else ())
+    return tuple(d for d in clause.dtypes if d in allowed and d in subject.block.dtypes)
 
 
 def reset_torch_state(case: Case) -> None:
@@ -54,22 +74,40 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _cause(err: BaseException) -> str | None:
+    if isinstance(err, BaseExceptionGroup) and err.exceptions:
+        return _cause(err.exceptions[0])
+    return err.cause if isinstance(err, ClauseFailure) else None
+
+
 def _details(err: BaseException) -> str:
-    """The traceback, starting from the implementation's frames where there are any."""
-    cause = err.__cause__ or err
+    """The implementation's traceback where it raised; empty when the property itself failed."""
+    if isinstance(err, BaseExceptionGroup) and err.exceptions:
+        return _details(err.exceptions[0])
+    cause = err.__cause__ if isinstance(err, ClauseFailure) else err
+    if cause is None:
+        return ""
     return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+def _check(subject: Subject, clause: Clause, case: Case) -> None:
+    reset_torch_state(case)
+    with precision_settings(subject.conditions.precision):
+        clause.check(subject, case)
 
 
 def run_one(subject: Subject, clause: Clause, case: Case) -> ClauseOutcome:
     """Replay exactly one case (for `attncert reproduce` and `attncert replay`)."""
+    skip = clause.skip_reason(subject)
+    if skip:
+        return ClauseOutcome("skip", skip, case)
     start = time.perf_counter()
-    reset_torch_state(case)
     try:
-        clause.check(subject, case)
-    except hypothesis_errors.UnsatisfiedAssumption:
-        return ClauseOutcome("skip", "the case is outside what this clause draws", case, seconds=time.perf_counter() - start)
+        _check(subject, clause, case)
+    except Unjudgeable as why:
+        return ClauseOutcome("skip", f"this case cannot judge the clause: {why}", case, seconds=time.perf_counter() - start)
     except Exception as err:  # the implementation's error becomes the clause's verdict
-        return ClauseOutcome("fail", _describe(err), case, _details(err), 1, time.perf_counter() - start)
+        return ClauseOutcome("fail", _describe(err), case, _details(err), 1, time.perf_counter() - start, _cause(err))
     return ClauseOutcome("pass", "", case, examples=1, seconds=time.perf_counter() - start)
 
 
@@ -79,9 +117,9 @@ def run_search(
     profile: Profile,
     seed: int,
     database_dir: str | None,
-    key: str,
+    database_key: str,
+    declared: bool = False,
     on_example: Callable[[Case], None] | None = None,
-    max_examples: int | None = None,
     shrink_budget: float | None = None,
 ) -> ClauseOutcome:
     """Search for a counterexample with Hypothesis; a failure comes back shrunk to its minimal case."""
@@ -97,30 +135,35 @@ def run_search(
         # so Hypothesis ends with the smallest failing case found so far (and replays it).
         if state["failed"] and stop_shrinking_at and time.monotonic() > stop_shrinking_at and key not in state["failed"]:
             hypothesis.reject()
-        state["case"], state["examples"] = case, state["examples"] + 1
+        state["case"] = case
         if on_example is not None:
             on_example(case)
-        reset_torch_state(case)
         try:
-            clause.check(subject, case)
+            _check(subject, clause, case)
+        except Unjudgeable:
+            hypothesis.reject()
         except Exception:
             state["failed"].add(key)
             raise
+        finally:
+            state["examples"] += 1
 
-    strategy = cases(subject.block, profile, clause.dtypes, clause.layouts, clause.max_numel, clause.min_batch,
-                     clause.max_channels, subject.variant)
-    test = given(case=strategy)(body)
-    test = hypothesis_settings(profile, database_dir, max_examples)(test)
-    # Each clause searches from its own seed, derived from the run's: clauses then cover different
-    # parts of the domain instead of replaying the same first examples.
-    test = hypothesis.seed(int.from_bytes(hashlib.sha256(f"{seed}|{key}".encode()).digest()[:8], "big"))(test)
-    # One example-database entry per implementation, block, variant and clause.
-    test._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
+    # Hypothesis keys its example database by a digest of the test function, which it extends
+    # with this attribute: one entry per target, setting, clause and conditions.
+    body._hypothesis_internal_add_digest = database_key.encode()  # type: ignore[attr-defined]
+    dtypes = drawn_dtypes(subject, clause)
+    test = given(case=cases(subject.block, profile, clause, dtypes, subject.variant, subject.domain))(body)
+    first = minimal_case(subject.block, profile, clause, dtypes, subject.variant, subject.domain)
+    if first is not None:  # tried first: a failure there is already minimal, and shared by the block's clauses
+        test = hypothesis.example(case=first)(test)
+    test = hypothesis_settings(profile, database_dir)(test)
+    test = hypothesis.seed(clause_seed(seed, subject.block.name, declared, clause.id))(test)
     start = time.perf_counter()
     try:
         test()
     except hypothesis_errors.Unsatisfiable as err:
         return ClauseOutcome("fail", f"no valid case could be generated: {err}", None, "", 0, time.perf_counter() - start)
     except Exception as err:  # Hypothesis re-raises the shrunk example's error last
-        return ClauseOutcome("fail", _describe(err), state["case"], _details(err), state["examples"], time.perf_counter() - start)
+        return ClauseOutcome("fail", _describe(err), state["case"], _details(err), state["examples"],
+                             time.perf_counter() - start, _cause(err))
     return ClauseOutcome("pass", "", None, "", state["examples"], time.perf_counter() - start)

@@ -16,9 +16,9 @@ import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .runner import DEFAULT_TIMEOUT, Run, RunOptions, reproduce_command
+from .runner import DEFAULT_TIMEOUT
 from .spec import DEFAULT_SPEC, Spec, load_spec
 from .targets import TargetError, TargetRef, resolve
 
@@ -173,11 +173,18 @@ def explain(spec: Spec, clause_id: str) -> str:
 
 
 def _setting(clause) -> str:
+    """What a clause draws, where it differs from the default draw."""
+    from .cases import DTYPES, LAYOUTS, REDUCED_DTYPES, VALUES
+
     parts = []
-    if tuple(clause.dtypes) != ("float64", "float32"):
+    if tuple(clause.dtypes) != DTYPES + REDUCED_DTYPES:
         parts.append("dtype " + "/".join(clause.dtypes))
-    if tuple(clause.layouts) != ("contiguous", "channels_last", "noncontiguous"):
+    if tuple(clause.layouts) != LAYOUTS:
         parts.append("layout " + "/".join(clause.layouts))
+    if tuple(clause.values) != VALUES:
+        parts.append("values " + "/".join(clause.values))
+    if not clause.scaled:
+        parts.append("unit input and weight magnitudes")
     if clause.max_numel:
         parts.append(f"at most {clause.max_numel} input elements")
     if clause.max_channels:
@@ -194,7 +201,7 @@ class FailingCase:
 
     block: str
     variant: bool
-    declared: dict | None
+    declaration: str  # how the adapter's declaration reads ("under variant bias=true"), "" for the plain spec
     clause: str
     message: str
     counterexample: dict | None
@@ -202,12 +209,18 @@ class FailingCase:
     new_message: str = ""
 
     @property
+    def id(self) -> str:
+        return f"{self.block}::{self.clause}" + ("[variant]" if self.variant else "")
+
+    @property
     def name(self) -> str:
-        return f"{self.block}::{self.clause}" + (f" [variant {json.dumps(self.declared)}]" if self.variant else "")
+        return f"{self.block}::{self.clause}" + (f" [{self.declaration}]" if self.variant else "")
 
 
 def read_certificate(path: Path | str) -> dict[str, Any]:
     """Load and sanity-check a JSON certificate; CertificateError says what is wrong."""
+    from .certificate import VERDICTS
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -222,7 +235,7 @@ def read_certificate(path: Path | str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("implementation"), str) or not isinstance(data.get("blocks"), dict):
         raise CertificateError(f"{path} is not an attncert certificate (it needs 'implementation' and 'blocks')")
     for name, block in data["blocks"].items():
-        if not isinstance(block, dict) or block.get("verdict") not in ("pass", "fail", "absent"):
+        if not isinstance(block, dict) or block.get("verdict") not in VERDICTS:
             raise CertificateError(f"{path}: block {name!r} has no valid verdict")
         runs = [block.get("clauses", [])] + ([block["variant"].get("clauses", [])] if isinstance(block.get("variant"), dict) else [])
         for clauses in runs:
@@ -233,18 +246,20 @@ def read_certificate(path: Path | str) -> dict[str, Any]:
 
 
 def failing_cases(certificate: dict[str, Any]) -> list[FailingCase]:
-    """Every failing clause of a certificate, plain runs first, then declared-variant runs."""
+    """Every failing clause of a certificate, plain runs first, then runs under the declaration."""
+    from .report import describe_declaration
+
     found = []
     for name, block in certificate["blocks"].items():
         variant = block.get("variant") if isinstance(block.get("variant"), dict) else None
-        runs = [(False, None, block.get("clauses", []))]
+        runs = [(False, "", block.get("clauses", []))]
         if variant:
-            runs.append((True, variant.get("declared"), variant.get("clauses", [])))
-        for is_variant, declared, clauses in runs:
+            runs.append((True, describe_declaration(variant), variant.get("clauses", [])))
+        for is_variant, declaration, clauses in runs:
             for c in clauses:
                 if c["status"] == "fail":
                     case = c.get("counterexample")
-                    found.append(FailingCase(name, is_variant, declared, c["id"], c.get("message", ""),
+                    found.append(FailingCase(name, is_variant, declaration, c["id"], c.get("message", ""),
                                              case if isinstance(case, dict) else None))
     return found
 
@@ -272,23 +287,53 @@ def _resolve_spec(certificate: dict[str, Any], override: Path | str | None) -> t
     return DEFAULT_SPEC, f"the certificate's spec {recorded} is not here; replaying against the bundled spec"
 
 
-def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, target: str | None = None,
-           spec_path: Path | str | None = None, progress: Callable[[str], None] | None = None) -> tuple[str, int]:
-    """Re-run every failing case of a saved certificate; return (report, exit status).
+def _select(cases: list[FailingCase], wanted: Sequence[str]) -> list[FailingCase]:
+    """Only the failing cases named (``se::params.count``, ``se::params.count[variant]`` or a whole block)."""
+    if not wanted:
+        return cases
+    chosen = [c for c in cases if c.id in wanted or f"{c.block}::{c.clause}" in wanted or c.block in wanted]
+    unknown = [w for w in wanted if not any(w in (c.id, f"{c.block}::{c.clause}", c.block) for c in cases)]
+    if unknown:
+        known = ", ".join(sorted({f"{c.block}::{c.clause}" for c in cases})) or "none"
+        raise CertificateError(f"the certificate has no failing {', '.join(unknown)} (its failing clauses: {known})")
+    return chosen
 
-    Exit status 0 when every failing case now passes, 1 when any still fails (or cannot be
-    confirmed: no recorded counterexample, a skip, a block the target no longer provides).
-    ``progress`` (e.g. a print to stderr) hears one line per child process started.
+
+def _replay_groups(certification, groups: list[list[FailingCase]], progress) -> None:
+    """One run per distinct counterexample: the clauses that failed on it, and only those."""
+    from .runner import Task
+
+    for group in groups:
+        if progress is not None:
+            progress(f"replaying {', '.join(c.name for c in group)} on {certification.ref.label} ...")
+        tasks = [Task(c.block, c.clause, c.variant) for c in group]
+        certification.results.clear()
+        certification.run(group[0].counterexample, only=tasks)
+        for case, task in zip(group, tasks):
+            outcome = certification.results.get(task)
+            if outcome is not None:
+                case.status, case.new_message = outcome["status"], outcome["message"]
+
+
+def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, target: str | None = None,
+           spec_path: Path | str | None = None, clauses: Sequence[str] = (),
+           progress: Callable[[str], None] | None = None) -> tuple[str, int]:
+    """Re-run the failing cases of a saved certificate (all, or the named ``clauses``); return (report, exit status).
+
+    They run under the certificate's device and precision. Exit status 0 when every case replayed
+    now passes, 1 when any still fails (or cannot be confirmed: no recorded counterexample, a skip,
+    a block the target no longer provides). ``progress`` hears one line per group of cases.
     Raises CertificateError (unreadable certificate), TargetError (target not found), SpecError.
     """
     from .clauses import CLAUSES
+    from .runner import Certification, NothingToCertify, Pool, RunOptions, Task, reproduce_command
 
     certificate_path = Path(certificate_path)
     certificate = read_certificate(certificate_path)
     path, note = _resolve_spec(certificate, spec_path)
     spec = load_spec(path)
     label = certificate["implementation"]
-    cases = failing_cases(certificate)
+    cases = _select(failing_cases(certificate), clauses)
     lines = [f"replaying {certificate_path} ({label}): {len(cases)} failing case{'s' * (len(cases) != 1)}"]
     if note:
         lines.append(f"note: {note}")
@@ -298,6 +343,10 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
         lines.append("nothing to replay: the certificate has no failing clause")
         return "\n".join(lines) + "\n", 0
     ref = _resolve_target(label, certificate_path, target)
+    env = certificate.get("environment") or {}
+    options = RunOptions(timeout=timeout, blocks=sorted({c.block for c in cases if c.block in spec.blocks},
+                                                        key=list(spec.blocks).index),
+                         spec_path=path, database=None, device=env.get("device", "cpu"), precision=env.get("precision", "strict"))
 
     replayable: dict[str, list[FailingCase]] = {}
     for case in cases:
@@ -308,24 +357,21 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
         else:
             replayable.setdefault(json.dumps(case.counterexample, sort_keys=True), []).append(case)
 
-    # One child process per distinct counterexample: the clauses that failed on it, and only those.
-    for key, group in replayable.items():
-        counterexample = group[0].counterexample
-        if progress is not None:
-            progress(f"replaying {', '.join(c.name for c in group)} on {ref.label} ...")
-        blocks = sorted({c.block for c in group}, key=list(spec.blocks).index)
-        options = RunOptions(timeout=timeout, blocks=blocks, spec_path=path, database=None, case=counterexample,
-                             only=[(c.block, c.variant, c.clause) for c in group])
-        result = Run(ref, spec, options, jobs=1).execute()
-        for case in group:
-            block = result.blocks.get(case.block)
-            run = (block.variant if case.variant else block.plain) if block is not None else None
-            outcome = next((r for r in run.clauses if r.id == case.clause), None) if run else None
-            if outcome is None:
-                what = "a declared variant for " if case.variant else ""
-                case.new_message = f"not run: {ref.label} no longer provides {what}{case.block}"
-                continue
-            case.status, case.new_message = outcome.status, outcome.message
+    if replayable:
+        with Pool(options, jobs=1) as pool:
+            try:
+                certification = Certification(ref, spec, options, pool)
+            except NothingToCertify:
+                certification = None
+            if certification is not None:
+                recorded, current = certificate.get("sha256"), certification.inventory.source.get("sha256")
+                if recorded and current and recorded != current:
+                    lines.insert(1, f"warning: {certification.inventory.source.get('path')} has changed since the "
+                                    f"certificate was made (sha256 {recorded[:12]}... then, {current[:12]}... now)")
+                _replay_groups(certification, list(replayable.values()), progress)
+        for case in (c for group in replayable.values() for c in group if c.status == "not replayed"):
+            what = "a declaration for " if case.variant else ""
+            case.new_message = f"not run: {ref.label} no longer provides {what}{case.block}"
 
     width = max(len(c.name) for c in cases)
     for case in cases:
@@ -337,8 +383,8 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
             lines += _wrap("      ", case.new_message)
         if case.counterexample is not None:
             lines.append(f"      case: {json.dumps(case.counterexample)}")
-            lines.append("      reproduce: " + reproduce_command(TargetRef(label=label), case.block, case.clause, case.variant,
-                                                                  case.counterexample, RunOptions(spec_path=path)))
+            lines.append("      reproduce: " + reproduce_command(label, Task(case.block, case.clause, case.variant),
+                                                                  case.counterexample, options))
     passed = sum(c.status == "pass" for c in cases)
     if passed == len(cases):
         lines.append(f"all {len(cases)} failing case{'s' * (len(cases) != 1)} now pass; "

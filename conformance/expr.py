@@ -1,8 +1,9 @@
 """A small, safe expression language for the spec's formulas.
 
-Formulas such as ``C // ratio`` or ``odd_up(trunc(abs((log2(C) + b) / gamma)))`` are parsed with
-``ast`` and interpreted node by node against a whitelist: no ``eval()``, no attribute access, no
-subscripts, no lambdas or comprehensions, only the functions in ``FUNCTIONS``. Work is bounded:
+Formulas such as ``C // ratio``, ``odd_up(trunc(abs((log2(C) + b) / gamma)))`` or ``kernel_size in
+(3, 7)`` are parsed with ``ast`` and interpreted node by node against a whitelist: no ``eval()``, no
+attribute access, no subscripts, no lambdas or comprehensions, tuples only as the right side of
+``in``, only the functions in ``FUNCTIONS``. Work is bounded:
 the source length, the nesting depth and the size of every intermediate integer are capped, so
 ``9**9**9`` is an error rather than a hang.
 """
@@ -149,6 +150,9 @@ class Expr:
     def __str__(self) -> str:
         return self.source
 
+    def __repr__(self) -> str:
+        return f"Expr({self.source!r})"
+
 
 def evaluate(source: str, env: Mapping[str, Value]) -> Value:
     """Parse and evaluate in one step (for one-off formulas)."""
@@ -187,9 +191,17 @@ def _check(node: ast.AST, source: str, names: set[str], depth: int) -> None:
     elif isinstance(node, ast.BoolOp):
         children = list(node.values)
     elif isinstance(node, ast.Compare):
-        if any(type(op) not in _COMPARE for op in node.ops):
-            raise _forbid(node, source, "this comparison (only == != < <= > >=)")
-        children = [node.left, *node.comparators]
+        children = [node.left]
+        for op, right in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                # membership only in a literal tuple of constants: `kernel_size in (3, 7)`
+                if not isinstance(right, ast.Tuple) or not all(isinstance(e, ast.Constant) for e in right.elts):
+                    raise _forbid(right, source, "'in' with anything but a literal tuple of constants")
+                children += right.elts
+            elif type(op) in _COMPARE:
+                children.append(right)
+            else:
+                raise _forbid(node, source, "this comparison (only == != < <= > >=, in / not in a literal tuple)")
     elif isinstance(node, ast.IfExp):
         children = [node.test, node.body, node.orelse]
     elif isinstance(node, ast.Call):
@@ -283,6 +295,11 @@ def _eval(node: ast.expr, env: Mapping[str, Value], source: str) -> Value:
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env, source)
         for op, right_node in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                members = [_eval(e, env, source) for e in right_node.elts]  # type: ignore[attr-defined]
+                if (left in members) != isinstance(op, ast.In):
+                    return False
+                continue
             right = _eval(right_node, env, source)
             if isinstance(left, str) != isinstance(right, str) and type(op) not in (ast.Eq, ast.NotEq):
                 raise ExprError("ordering a string against a number", source, node.col_offset)

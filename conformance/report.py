@@ -1,14 +1,23 @@
-"""Terminal output: a progress display while clauses run, then a readable report per block."""
+"""What people read: a progress line while clauses run, then the report (terminal or Markdown).
+
+Failures are grouped by cause: clauses that fail for one reason (the constructor raised, the
+weights cannot be loaded, forward raised, or the same message) are named together, with the
+smallest of their counterexamples as the shared minimal case and one command that replays it.
+A skip reason that repeats on every block (no CUDA here) is said once, at the end.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from .cases import Case
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow", "absent": "dim", "incomplete": "yellow"}
 
@@ -17,14 +26,15 @@ error_console = Console(stderr=True, highlight=False)
 
 
 class Progress:
-    """A progress bar over the run's clauses (on stderr, so stdout stays a clean report)."""
+    """A progress bar over the run's clauses, with a running failure count (on stderr)."""
 
     def __init__(self, label: str, enabled: bool = True):
         self.label = label
         self.enabled = enabled and error_console.is_terminal
         self.bar = RichProgress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[current]}"), console=error_console, transient=True,
+            TextColumn("[bold]{task.description}"), BarColumn(complete_style="cyan", finished_style="green"),
+            MofNCompleteColumn(), TextColumn("{task.fields[failures]}"), TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[current]}"), console=error_console, transient=True,
         )
         self.task = None
         self.failures = 0
@@ -40,102 +50,180 @@ class Progress:
         if self.enabled:
             self.bar.stop()
 
+    def plan(self, total: int) -> None:
+        if self.enabled:
+            self.task = self.bar.add_task(self.label, total=total, current="", failures="")
+
     def update(self, kind: str, data: dict) -> None:
-        if kind == "plan":  # one per worker: the totals add up
-            if self.enabled and self.task is None:
-                self.task = self.bar.add_task(self.label, total=len(data["tasks"]), current="")
-            elif self.enabled:
-                self.bar.update(self.task, total=self.bar.tasks[0].total + len(data["tasks"]))
-        elif kind == "start" and self.enabled and self.task is not None:
-            variant = " (variant)" if data["variant"] else ""
+        if kind == "result" and data["status"] == "fail":
+            self.failures += 1
+        if not self.enabled or self.task is None:
+            return
+        if kind == "start":
+            variant = " (declared)" if data["declared"] else ""
             self.bar.update(self.task, current=f"{data['block']}::{data['clause']}{variant}")
         elif kind == "result":
-            if self.enabled and self.task is not None:
-                self.bar.advance(self.task)
-            if data["status"] == "fail":
-                self.failures += 1
+            failures = f"[red]{self.failures} failed[/]" if self.failures else ""
+            self.bar.update(self.task, advance=1, failures=failures)
 
 
-def print_certificate(certificate: dict, json_path=None, verbose: bool = False) -> None:
+# ---------------------------------------------------------------- grouping failures by cause
+@dataclass
+class FailureGroup:
+    message: str
+    clauses: list[dict]  # the failing clause results, in spec order
+    minimal: dict  # the clause whose counterexample is the smallest
+
+    @property
+    def ids(self) -> list[str]:
+        return [c["id"] for c in self.clauses]
+
+
+def _size(clause: dict) -> tuple:
+    case = clause.get("counterexample")
+    if case is None:
+        return (float("inf"),)
+    try:
+        return Case.from_counterexample(case).size()
+    except ValueError:
+        return (float("inf"),)
+
+
+def failure_groups(clauses: list[dict]) -> list[FailureGroup]:
+    """Failing clauses grouped by their shared cause (or, without one, by their message)."""
+    groups: dict[str, list[dict]] = {}
+    for c in clauses:
+        if c["status"] == "fail":
+            groups.setdefault(c.get("cause") or f"{c['id']}: {c['message']}", []).append(c)
+    found = []
+    for members in groups.values():
+        minimal = min(members, key=_size)
+        found.append(FailureGroup(minimal["message"], members, minimal))
+    return found
+
+
+def _runs(block: dict) -> list[tuple[str, str, list[dict]]]:
+    runs = [("", block["verdict"], block.get("clauses", []))]
+    variant = block.get("variant")
+    if variant:
+        runs.append((f" {describe_declaration(variant)}", variant["verdict"], variant["clauses"]))
+    return runs
+
+
+def describe_declaration(variant: dict) -> str:
+    parts = []
+    if variant.get("declared"):
+        parts.append("variant " + ", ".join(f"{k}={json.dumps(v)}" for k, v in variant["declared"].items()))
+    if variant.get("domain"):
+        parts.append(f"domain {variant['domain']}")
+    return "under " + " and ".join(parts)
+
+
+def common_skips(certificate: dict) -> dict[str, str]:
+    """Skip reasons shared by every provided block (said once instead of on every line)."""
+    per_block = []
+    for block in certificate["blocks"].values():
+        if block["verdict"] == "absent":
+            continue
+        per_block.append({c["id"]: c["message"] for c in block.get("clauses", []) if c["status"] == "skip"})
+    if len(per_block) < 2:
+        return {}
+    shared = dict(per_block[0])
+    for skips in per_block[1:]:
+        shared = {k: v for k, v in shared.items() if skips.get(k) == v}
+    return shared
+
+
+# ---------------------------------------------------------------- terminal
+def print_certificate(certificate: dict, json_path=None, markdown_path=None, verbose: bool = False) -> None:
     env = certificate["environment"]
+    precision = env.get("precision", "strict")
     console.print(
-        f"\n[bold]attncert certificate[/] for [bold]{certificate['implementation']}[/]  "
-        f"(torch {env['torch']}, python {env['python']}, cuda {env['cuda'] or 'none'}, "
+        f"\n[bold]attncert certificate[/] for [bold]{escape(certificate['implementation'])}[/]  "
+        f"(torch {env['torch']}, python {env['python']}, device {env.get('device', 'cpu')}, {precision}, "
         f"profile {env['hypothesis_profile']}, seed {env['seed']})",
         soft_wrap=True,
     )
+    shared = common_skips(certificate)
     for name, block in certificate["blocks"].items():
-        verdict = block["verdict"]
-        if verdict == "absent":
-            console.print(f"[dim]{name:<18} absent (not provided)[/]")
+        if block["verdict"] == "absent":
             continue
-        runs = [("", block["clauses"])]
-        variant = block.get("variant")
-        if variant:
-            runs.append((f" under variant {variant['declared']}", variant["clauses"]))
-        for title, clauses in runs:
-            shown = verdict if not title else variant["verdict"]
-            console.print(f"[bold]{name:<18}[/] [{STATUS_STYLE[shown]}]{shown.upper():<5}[/] {_counts(clauses)}{title}", soft_wrap=True)
+        for title, verdict, clauses in _runs(block):
+            console.print(f"[bold]{name:<18}[/] [{STATUS_STYLE[verdict]}]{verdict.upper():<5}[/] "
+                          f"{_counts(clauses, shared)}{escape(title)}", soft_wrap=True)
             if verbose:
                 _print_clauses(clauses)
-            _print_failures(name, clauses)
-        if block.get("not_run"):
-            console.print(f"  [yellow]not run: {', '.join(block['not_run'])}[/]", soft_wrap=True)
+            _print_failures(name, clauses, json_path)
+            if title and block["variant"].get("note"):
+                console.print(f"  [yellow]note: {escape(block['variant']['note'])}[/]", soft_wrap=True)
+        missing = block.get("not_run", []) + (block.get("variant") or {}).get("not_run", [])
+        if missing:
+            console.print(f"  [yellow]not run (interrupted): {', '.join(missing)}[/]", soft_wrap=True)
+    absent = [name for name, block in certificate["blocks"].items() if block["verdict"] == "absent"]
+    if absent:
+        console.print(f"[dim]not provided: {', '.join(absent)}[/]", soft_wrap=True)
+    for clause_id, reason in shared.items():
+        console.print(f"[dim]{clause_id} skipped on every block: {escape(reason)}[/]", soft_wrap=True)
     verdicts = [b["verdict"] for b in certificate["blocks"].values() if b["verdict"] != "absent"]
-    overall = "PASS" if verdicts and all(v == "pass" for v in verdicts) else "FAIL"
-    style = "green" if overall == "PASS" else "bold red"
-    complete = "" if certificate.get("complete", True) else " [yellow](incomplete run)[/]"
-    console.print(f"\n[{style}]{overall}[/]{complete}" + (f"  certificate: {json_path}" if json_path else ""), soft_wrap=True)
+    if "fail" in verdicts:
+        overall, style = "FAIL", "bold red"
+    elif "incomplete" in verdicts or not verdicts:
+        overall, style = "INCOMPLETE", "yellow"
+    else:
+        overall, style = "PASS", "green"
+    written = [f"certificate: {json_path}"] * bool(json_path) + [f"report: {markdown_path}"] * bool(markdown_path)
+    console.print(f"\n[{style}]{overall}[/]" + (f"  {'  '.join(written)}" if written else ""), soft_wrap=True)
 
 
-def _counts(clauses: list[dict]) -> str:
+def _counts(clauses: list[dict], shared: dict[str, str]) -> str:
     parts = []
-    for status in ("pass", "fail", "skip"):
+    for status, word in (("pass", "passed"), ("fail", "failed"), ("skip", "skipped")):
         n = sum(c["status"] == status for c in clauses)
         if n:
-            word = {"pass": "passed", "fail": "failed", "skip": "skipped"}[status]
             parts.append(f"{n} {word}")
-    skips = [f"{c['id']}: {c['message']}" for c in clauses if c["status"] == "skip"]
-    return ", ".join(parts) + (f" [dim]({'; '.join(skips)})[/]" if skips else "")
+    own = [f"{c['id']}: {c['message']}" for c in clauses if c["status"] == "skip" and shared.get(c["id"]) != c["message"]]
+    return ", ".join(parts) + (f" [dim]({escape('; '.join(own))})[/]" if own else "")
 
 
-def _print_failures(block: str, clauses: list[dict]) -> None:
-    """Each distinct failure in full; clauses failing with the same message are named once."""
-    by_message: dict[str, list[dict]] = {}
-    for c in clauses:
-        if c["status"] == "fail":
-            by_message.setdefault(c["message"], []).append(c)
-    for message, same in by_message.items():
-        first = same[0]
-        console.print(f"  [bold red]✗ {block}::{first['id']}[/] {escape(message)}", soft_wrap=True)
-        if first.get("counterexample") is not None:
-            console.print(f"      counterexample: {json.dumps(first['counterexample'])}", markup=False, soft_wrap=True)
-        if first.get("reproduce"):
-            console.print(f"      reproduce: {first['reproduce']}", markup=False, soft_wrap=True)
-        if len(same) > 1:
-            console.print(f"      [dim]same failure in {len(same) - 1} more clauses: {', '.join(c['id'] for c in same[1:])}[/]", soft_wrap=True)
+def replay_hint(block: str, clause: dict, json_path) -> str | None:
+    """The shortest command that replays a failing case: from the saved certificate when there is one."""
+    if clause.get("counterexample") is None:
+        return None
+    if json_path:
+        return f"attncert replay {json_path} {block}::{clause['id']}"
+    return clause.get("reproduce")
+
+
+def _print_failures(block: str, clauses: list[dict], json_path) -> None:
+    for group in failure_groups(clauses):
+        first, others = group.ids[0], group.ids[1:]
+        console.print(f"  [bold red]✗ {block}::{escape(first)}[/] {escape(group.message)}", soft_wrap=True)
+        if others:
+            console.print(f"      [dim]same cause: {escape(', '.join(others))}[/]", soft_wrap=True)
+        if group.minimal.get("counterexample") is not None:
+            label = "counterexample" if not others else "counterexample (shared)"
+            console.print(f"      {label}: {json.dumps(group.minimal['counterexample'])}", markup=False, soft_wrap=True)
+        hint = replay_hint(block, group.minimal, json_path)
+        if hint:
+            console.print(f"      reproduce: {hint}", markup=False, soft_wrap=True)
 
 
 def _print_clauses(clauses: list[dict]) -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 2))
-    for column in ("clause", "status", "examples", "seconds"):
-        table.add_column(column, justify="right" if column in ("examples", "seconds") else "left")
+    table.add_column("clause", no_wrap=True, overflow="ignore")
+    table.add_column("status", no_wrap=True)
+    table.add_column("examples", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
     for c in clauses:
-        table.add_row(c["id"], _status(c), str(c.get("examples", "")), f"{c.get('seconds', 0):.2f}")
+        table.add_row(c["id"], f"[{STATUS_STYLE[c['status']]}]{c['status']}[/]", str(c.get("examples", "")), f"{c.get('seconds', 0):.2f}")
     console.print(table)
-
-
-def _status(clause: dict) -> str:
-    status = clause["status"]
-    text = f"[{STATUS_STYLE[status]}]{status}[/]"
-    if status == "skip":
-        text += f" [dim]({clause['message']})[/]"
-    return text
 
 
 def print_summary(certificates: list[dict]) -> None:
     """The implementation x block table that ends `attncert certify --all`."""
-    blocks = list(certificates[0]["blocks"]) if certificates else []
+    blocks: list[str] = []
+    for cert in certificates:
+        blocks += [b for b in cert["blocks"] if b not in blocks]
     table = Table(title="conformance summary", header_style="bold")
     table.add_column("implementation")
     for name in blocks:
@@ -143,11 +231,60 @@ def print_summary(certificates: list[dict]) -> None:
     for cert in certificates:
         cells = []
         for name in blocks:
-            block = cert["blocks"][name]
+            block = cert["blocks"].get(name, {"verdict": "absent"})
             verdict = block["verdict"]
             text = f"[{STATUS_STYLE[verdict]}]{verdict}[/]"
             if block.get("variant"):
-                text += f" / variant {block['variant']['verdict']}"
+                text += f" / declared {block['variant']['verdict']}"
             cells.append(text)
-        table.add_row(cert["implementation"], *cells)
+        table.add_row(escape(cert["implementation"]), *cells)
     console.print(table)
+
+
+# ---------------------------------------------------------------- Markdown
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(certificate: dict) -> str:
+    """A Markdown report of a certificate (as loaded from JSON)."""
+    env = certificate["environment"]
+    lines = [
+        f"# attncert certificate: `{certificate['implementation']}`",
+        "",
+        f"torch {env.get('torch')}, Python {env.get('python')}, device {env.get('device', 'cpu')} "
+        f"({env.get('device_name') or 'unknown'}), precision {env.get('precision', 'strict')}, CUDA {env.get('cuda') or 'none'}, "
+        f"profile `{env.get('hypothesis_profile')}`, seed {env.get('seed')}"
+        + (f", source sha256 `{certificate['sha256'][:12]}…`" if certificate.get("sha256") else "")
+        + ("" if certificate.get("complete", True) else " — **incomplete run**"),
+        "",
+        "| block | verdict | declaration | clauses passed | first failure |",
+        "|---|---|---|---|---|",
+    ]
+    for name, block in certificate["blocks"].items():
+        if block["verdict"] == "absent":
+            lines.append(f"| {name} | absent | | | |")
+            continue
+        clauses = block["clauses"]
+        passed = sum(c["status"] == "pass" for c in clauses)
+        failing = next((c for c in clauses if c["status"] == "fail"), None)
+        variant = block.get("variant")
+        variant_text = f"{describe_declaration(variant)} → {variant['verdict']}" if variant else ""
+        first = f"`{failing['id']}`: {_cell(failing['message'][:160])}" if failing else ""
+        lines.append(f"| {name} | **{block['verdict']}** | {_cell(variant_text)} | {passed}/{len(clauses)} | {first} |")
+    for name, block in certificate["blocks"].items():
+        for title, _, clauses in _runs(block) if block["verdict"] != "absent" else []:
+            groups = failure_groups(clauses)
+            skips = [c for c in clauses if c["status"] == "skip"]
+            if not groups and not skips:
+                continue
+            lines += ["", f"## {name} ({title.strip() or 'plain spec'})", ""]
+            for group in groups:
+                lines += [f"- **{', '.join(group.ids)}** failed: {_cell(group.message)}"]
+                if group.minimal.get("counterexample") is not None:
+                    lines += [f"  - minimal case: `{json.dumps(group.minimal['counterexample'])}`"]
+                if group.minimal.get("reproduce"):
+                    lines += [f"  - reproduce: `{group.minimal['reproduce']}`"]
+            for c in skips:
+                lines += [f"- {c['id']} skipped: {_cell(c['message'])}"]
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -19,7 +20,19 @@ from yaml.constructor import SafeConstructor
 
 from .expr import Expr, ExprError, Value
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+ALL_DTYPES = ("float64", "float32", "bfloat16", "float16")
+
+
+def bundled_folder(name: str) -> Path:
+    """The top-level spec/ or impl/ folder, as the package carries it (conformance._spec, conformance._impl:
+    a wheel installs them inside the package, an editable install maps them to the checkout's folders)."""
+    try:
+        return Path(str(resources.files(f"conformance._{name}")))
+    except ModuleNotFoundError:  # a source checkout that is not installed
+        return Path(__file__).resolve().parent.parent / name
+
+
+SPEC_DIR = bundled_folder("spec")
 DEFAULT_SPEC = SPEC_DIR / "blocks.yaml"
 SCHEMA_PATH = SPEC_DIR / "schema.yaml"
 
@@ -126,14 +139,18 @@ def _dotted(where: Location) -> str:
 class Param:
     name: str
     doc: str
-    minimum: int
-    maximum: int | None = None
-    default: int | None = None
+    minimum: int | float
+    maximum: int | float | None = None
+    default: int | float | None = None
     odd: bool = False
+    type: str = "int"  # int | float
 
     def check(self, value: object) -> str | None:
         """Why ``value`` is outside this parameter's range, or None."""
-        if isinstance(value, bool) or not isinstance(value, int):
+        if self.type == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return f"{self.name} must be a finite number, got {value!r}"
+        elif isinstance(value, bool) or not isinstance(value, int):
             return f"{self.name} must be an integer, got {value!r}"
         if value < self.minimum or (self.maximum is not None and value > self.maximum):
             upper = f"..{self.maximum}" if self.maximum is not None else " or more"
@@ -165,6 +182,23 @@ class InvariantUse:
     source: str
     unless: Expr | None = None
     args: Mapping[str, Expr] = field(default_factory=dict)
+    train: Expr | None = None  # whether it also holds in train mode (None: yes); False e.g. under batch statistics
+
+    def holds_in_train_mode(self, env: Mapping[str, Value]) -> bool:
+        return self.train is None or bool(self.train.evaluate(env))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A block's oracle recipe: a gate, the pools and mixer it uses, options as formulas (conformance/oracle.py)."""
+
+    gate: str
+    pools: tuple[str, ...] = ()
+    mixer: str | None = None
+    options: Mapping[str, Expr] = field(default_factory=dict)
+
+    def evaluate_options(self, env: Mapping[str, Value]) -> dict[str, Value]:
+        return {name: formula.evaluate(env) for name, formula in self.options.items()}
 
 
 @dataclass(frozen=True)
@@ -173,7 +207,7 @@ class DomainRule:
     why: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BlockSpec:
     """One block of the spec, frozen. Formulas are evaluated through ``env``."""
 
@@ -188,13 +222,18 @@ class BlockSpec:
     weights: tuple[Weight, ...]
     param_count: Expr
     error_budget: Expr
-    oracle: Mapping[str, Any]
+    oracle: Recipe
     invariants: tuple[InvariantUse, ...]
     variants: tuple[Variant, ...]
     stages: tuple[str, ...] = ()
     input_domain: tuple[DomainRule, ...] = ()
     figures: Mapping[str, Any] | None = None
     source: str = ""
+    dtypes: tuple[str, ...] = ALL_DTYPES  # input dtypes the block takes; reduced ones under precision profiles
+    benchmark: Mapping[str, tuple[int, int]] | None = None  # memory passes (reads, read-writes) per pass kind
+
+    def __repr__(self) -> str:  # short: Hypothesis prints it in a note on every rejected draw
+        return f"BlockSpec({self.name!r})"
 
     @property
     def defaults(self) -> dict[str, int]:
@@ -313,7 +352,8 @@ def _schema_error(err: jsonschema.ValidationError, path: Path, lines: Mapping[Lo
 
 
 def load_spec(path: Path | str | None = None) -> Spec:
-    """Read, validate and freeze a spec file (the bundled one by default)."""
+    """Read, validate and freeze a spec file (the bundled one by default). A text validated before
+    comes from a cache (workers forked from the zygote inherit the bundled spec already loaded)."""
     path = Path(path) if path is not None else DEFAULT_SPEC
     try:
         text = path.read_text(encoding="utf-8")
@@ -321,6 +361,11 @@ def load_spec(path: Path | str | None = None) -> Spec:
         raise SpecError(path, None, f"cannot read the spec: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
         raise SpecError(path, None, f"the spec is not UTF-8 text: {err}") from None
+    return _parse_spec(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_spec(path: Path, text: str) -> Spec:
     data, lines = _load_yaml(text, path)
     errors = sorted(
         jsonschema.Draft202012Validator(_schema()).iter_errors(data),
@@ -371,10 +416,16 @@ class _Builder:
     def block(self, name: str, raw: dict, catalogue: Mapping[str, Mapping[str, str]]) -> BlockSpec:
         at: Location = ("blocks", name)
         params = tuple(
-            Param(p, spec["doc"], spec["min"], spec.get("max"), spec.get("default"), spec.get("odd", False))
+            Param(p, spec["doc"], spec["min"], spec.get("max"), spec.get("default"), spec.get("odd", False), spec["type"])
             for p, spec in raw["params"].items()
         )
         for p in params:
+            for key in ("min", "max", "default"):
+                value = raw["params"][p.name].get(key)
+                if p.type == "int" and value is not None and not isinstance(value, int):
+                    raise self.fail(at + ("params", p.name, key), f"{key} of an int parameter must be an integer, got {value!r}")
+            if p.odd and p.type != "int":
+                raise self.fail(at + ("params", p.name, "odd"), "only an int parameter can be odd")
             if p.default is not None and p.check(p.default):
                 raise self.fail(at + ("params", p.name, "default"), f"default is outside the range: {p.check(p.default)}")
         variants = []
@@ -390,19 +441,12 @@ class _Builder:
         for inv, use in raw["invariants"].items():
             if inv not in catalogue:
                 raise self.fail(at + ("invariants", inv), f"unknown invariant {inv!r} (declared: {', '.join(map(str, catalogue))})")
-            args = {k: self.formula(v, at + ("invariants", inv, k)) for k, v in use.items() if k not in ("unless", "axis")}
-            unless = self.formula(use["unless"], at + ("invariants", inv, "unless")) if "unless" in use else None
+            formulas = {k: self.formula(v, at + ("invariants", inv, k)) for k, v in use.items() if k != "axis"}
+            unless, train = formulas.pop("unless", None), formulas.pop("train", None)
             invariants.append(
                 InvariantUse(inv, catalogue[inv]["statement"], catalogue[inv]["source"], unless,
-                             MappingProxyType({**args, **({"axis": use["axis"]} if "axis" in use else {})}))
+                             MappingProxyType({**formulas, **({"axis": use["axis"]} if "axis" in use else {})}), train)
             )
-        oracle = dict(raw["oracle"])
-        if oracle["gate"] in ("channel", "spatial") and not {"pools", "mixer"} <= oracle.keys():
-            raise self.fail(at + ("oracle",), f"a {oracle['gate']} gate needs 'pools' and 'mixer'")
-        if oracle["gate"] == "sequence" and not raw.get("stages"):
-            raise self.fail(at + ("oracle",), "a sequence needs the block's 'stages'")
-        if "residual" in oracle:
-            oracle["residual"] = self.formula(oracle["residual"], at + ("oracle", "residual"))
         block = BlockSpec(
             name=name,
             title=raw["title"],
@@ -425,7 +469,7 @@ class _Builder:
             ),
             param_count=self.formula(raw["param_count"], at + ("param_count",)),
             error_budget=self.formula(raw["error_budget"], at + ("error_budget",)),
-            oracle=MappingProxyType(oracle),
+            oracle=self.recipe(raw, at),
             invariants=tuple(invariants),
             variants=tuple(variants),
             stages=tuple(raw.get("stages", ())),
@@ -435,9 +479,40 @@ class _Builder:
             ),
             figures=MappingProxyType(raw["figures"]) if "figures" in raw else None,
             source=f"{self.path}:{_line_of(self.lines, at)}",
+            dtypes=tuple(raw.get("dtypes", ALL_DTYPES)),
+            benchmark=MappingProxyType({k: tuple(v) for k, v in raw["benchmark"].items()}) if "benchmark" in raw else None,
         )
         self.check_formulas(block, at)
         return block
+
+    def recipe(self, raw: dict, at: Location) -> Recipe:
+        """The oracle recipe, every name checked against the oracle's registries (conformance/oracle.py)."""
+        from . import oracle
+
+        data, at = raw["oracle"], at + ("oracle",)
+
+        def entry(table: Mapping[str, Any], kind: str, name: str, where: Location):
+            if name not in table:
+                raise self.fail(where, f"unknown {kind} {name!r} (the oracle has: {', '.join(sorted(table))})")
+            return table[name]
+
+        gate = entry(oracle.GATES, "gate", data["gate"], at + ("gate",))
+        pools = tuple(data.get("pools", ()))
+        for i, name in enumerate(pools):
+            entry(oracle.POOLS, "pool", name, at + ("pools", i))
+        mixer = entry(oracle.MIXERS, "mixer", data["mixer"], at + ("mixer",)) if "mixer" in data else None
+        have = {"pools": bool(pools), "mixer": mixer is not None, "stages": bool(raw.get("stages"))}
+        for need in gate.needs:
+            if not have[need]:
+                raise self.fail(at, f"the {gate.name} gate needs {need!r}" + (" (the block's stages)" if need == "stages" else ""))
+        allowed = set(gate.options) | set(mixer.options if mixer else ())
+        options = {}
+        for name, value in data.get("options", {}).items():
+            if name not in allowed:
+                raise self.fail(at + ("options", name), f"the {gate.name} gate{f' and the {mixer.name} mixer' if mixer else ''} "
+                                f"take no option {name!r} (options: {', '.join(sorted(allowed)) or 'none'})")
+            options[name] = self.formula(value, at + ("options", name))
+        return Recipe(gate.name, pools, mixer.name if mixer else None, MappingProxyType(options))
 
     def sample_settings(self, block: BlockSpec) -> list[tuple[dict[str, int], dict[str, Value]]]:
         """A few points of the domain, under the plain spec and with each variant option switched."""
@@ -489,11 +564,11 @@ class _Builder:
             for i, rule in enumerate(block.input_domain):
                 self.evaluate(rule.check, with_input, at + ("input_domain", i, "check"))
             for inv in block.invariants:
-                for key, expr in [("unless", inv.unless), *inv.args.items()]:
+                for key, expr in [("unless", inv.unless), ("train", inv.train), *inv.args.items()]:
                     if isinstance(expr, Expr):
                         self.evaluate(expr, env, at + ("invariants", inv.id, key))
-            if "residual" in block.oracle:
-                self.evaluate(block.oracle["residual"], env, at + ("oracle", "residual"))
+            for name, formula in block.oracle.options.items():
+                self.evaluate(formula, env, at + ("oracle", "options", name))
         if block.figures is not None:
             self.check_figures(block, at)
 

@@ -4,6 +4,8 @@ Draws are labelled so a failure says which value was which. Defaults are drawn o
 documents' own setting is always exercised; the channel count is drawn last, from the edges that
 matter for the other drawn parameters (C = ratio, C not a multiple of ratio, C = 1, primes, powers
 of two and their neighbours, where the ECA kernel changes for integer b and gamma, a few large ones).
+The input's magnitude and the weights' are dimensions of their own, and so is the kind of values
+(normal, post-ReLU sparse, quantized with ties), so gates saturate and ReLUs switch off.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, Mapping
 from hypothesis import assume, settings, strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from .cases import DTYPES, LAYOUTS, Case
+from .cases import Case
+from .expr import Expr
 from .spec import BlockSpec, Param
 
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 31, 61, 97, 127, 251, 509, 1021, 2039)
@@ -57,6 +60,9 @@ def hypothesis_settings(profile: Profile, database_dir: str | None, max_examples
     )
 
 
+# Strategies are built once per parameter and reused: Hypothesis validates every new strategy
+# object, which would otherwise dominate the cost of a draw.
+@functools.lru_cache(maxsize=None)
 def small_int(param: Param, profile: Profile) -> st.SearchStrategy[int]:
     """A parameter other than the channel count: its default half the time, else a nearby valid value."""
     low = param.minimum
@@ -68,6 +74,36 @@ def small_int(param: Param, profile: Profile) -> st.SearchStrategy[int]:
     if param.default is None:
         return st.one_of(values, bounds)
     return st.one_of(st.just(param.default), bounds, values)
+
+
+@functools.lru_cache(maxsize=None)
+def small_float(param: Param) -> st.SearchStrategy[float]:
+    """A real parameter (SimAM's lambda): its default half the time, else powers of two across its range."""
+    low, high = float(param.minimum), float(param.maximum if param.maximum is not None else max(1.0, 1024 * low))
+    if low > 0:
+        values = st.integers(math.ceil(math.log2(low)), math.floor(math.log2(high))).map(lambda e: 2.0**e)
+    else:
+        values = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    bounds = st.sampled_from(sorted({low, high}))
+    if param.default is None:
+        return st.one_of(values, bounds)
+    return st.one_of(st.just(float(param.default)), bounds, values)
+
+
+@functools.lru_cache(maxsize=None)
+def choice(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
+
+
+@functools.lru_cache(maxsize=None)
+def size(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=None)
+def channels_strategy(ratio: int | None, upper: int) -> st.SearchStrategy[int]:
+    """Any small count, the edges for the drawn ratio, or a log-uniform size up to ``upper``."""
+    return st.one_of(size(1, min(64, upper)), channel_edges(ratio, upper), log_uniform(upper))
 
 
 @functools.lru_cache(maxsize=512)
@@ -83,50 +119,86 @@ def channel_edges(ratio: int | None, max_channels: int) -> st.SearchStrategy[int
     return st.sampled_from(sorted(c for c in edges if 1 <= c <= max_channels))
 
 
+@functools.lru_cache(maxsize=None)
 def log_uniform(upper: int) -> st.SearchStrategy[int]:
     """1..upper with every power-of-two range equally likely (large sizes are rare and costly)."""
     top = max(upper.bit_length() - 1, 0)
     return st.integers(0, top).flatmap(lambda e: st.integers(2**e, min(2 ** (e + 1) - 1, upper)))
 
 
-@st.composite
+# A magnitude: 1 half the time, else 2^-10 .. 2^10: tiny values leave gates at 1/2 and ReLUs near
+# their kink, large ones saturate the sigmoids (gates exactly 0 or 1) and switch ReLUs off.
+SCALE_EXPONENTS = 10
+scales = st.one_of(st.just(0), st.integers(-SCALE_EXPONENTS, SCALE_EXPONENTS)).map(lambda e: 2.0**e)
+
+
 def cases(
-    draw,
     block: BlockSpec,
     profile: Profile,
-    dtypes: tuple[str, ...] = DTYPES,
-    layouts: tuple[str, ...] = LAYOUTS,
-    max_numel: int | None = None,
-    min_batch: int = 1,
-    max_channels: int | None = None,
+    clause,
+    dtypes: tuple[str, ...],
     variant: Mapping[str, Any] | None = None,
-) -> Case:
-    """Constructor keywords in the block's domain plus an input shape, dtype, layout and data seed."""
-    kwargs: dict[str, int] = {}
-    for param in block.params:
-        if param.name != "in_channel":
-            kwargs[param.name] = draw(small_int(param, profile), label=param.name)
+    domain: Expr | None = None,
+) -> st.SearchStrategy[Case]:
+    """Constructor keywords in the block's (declared) domain, an input shape, dtype, layout, values,
+    magnitudes and a data seed, within what ``clause`` (a ``clauses.Clause``) draws."""
+
+    # A composite without arguments: Hypothesis pretty-prints a strategy's arguments into a note
+    # on every rejected draw, and printing a BlockSpec costs milliseconds.
+    @st.composite
+    def draw_case(draw) -> Case:
+        kwargs: dict[str, Any] = {}
+        for param in block.params:
+            if param.name != "in_channel":
+                strategy = small_float(param) if param.type == "float" else small_int(param, profile)
+                kwargs[param.name] = draw(strategy, label=param.name)
+        has_channels = any(p.name == "in_channel" for p in block.params)
+        channels_upper = min(profile.max_channels if has_channels else 64, clause.max_channels or profile.max_channels)
+        channels = draw(channels_strategy(kwargs.get("ratio"), channels_upper), label="in_channel" if has_channels else "channels")
+        if has_channels:
+            kwargs = {"in_channel": channels, **kwargs}
+        assume(block.domain_violation(kwargs) is None)
+        if domain is not None:
+            assume(bool(domain.evaluate(block.env(kwargs, variant))))
+        budget = clause.max_numel or profile.max_numel
+        batch = draw(size(clause.min_batch, profile.max_batch), label="batch")
+        side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
+        height = draw(size(1, side_cap), label="height")
+        width = draw(size(1, side_cap), label="width")
+        assume(batch * channels * height * width <= max(budget, batch * channels))
+        assume(block.input_violation(block.env(kwargs, variant), (batch, channels, height, width)) is None)
+        dtype = draw(choice(dtypes), label="dtype")
+        layout = draw(choice(clause.layouts), label="memory_format")
+        values = draw(choice(clause.values), label="values")
+        input_scale = draw(scales, label="input_scale") if clause.scaled else 1.0
+        weight_scale = draw(scales, label="weight_scale") if clause.scaled else 1.0
+        seed = draw(size(0, 2**31 - 1), label="seed")
+        return Case(kwargs, (batch, channels, height, width), dtype, layout, seed, input_scale, weight_scale, values)
+
+    return draw_case()
+
+
+def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, ...],
+                 variant: Mapping[str, Any] | None = None, domain: Expr | None = None) -> Case | None:
+    """The case every search tries first: what the shrinker would end at (defaults, the fewest
+    channels the domain allows, a 1 x 1 input, the first dtype, layout and values, unit scales).
+
+    A failure there needs no shrinking, and every clause that fails for one root cause reports the
+    same case. None when no such case lies within the first 64 channels.
+    """
+    if not dtypes:
+        return None
+    kwargs: dict[str, Any] = {p.name: p.default if p.default is not None else p.minimum for p in block.params
+                              if p.name != "in_channel"}
     has_channels = any(p.name == "in_channel" for p in block.params)
-    channels_upper = min(profile.max_channels if has_channels else 64, max_channels or profile.max_channels)
-    channels = draw(
-        st.one_of(
-            st.integers(1, min(64, channels_upper)),
-            channel_edges(kwargs.get("ratio"), channels_upper),
-            log_uniform(channels_upper),
-        ),
-        label="in_channel" if has_channels else "channels",
-    )
-    if has_channels:
-        kwargs = {"in_channel": channels, **kwargs}
-    assume(block.domain_violation(kwargs) is None)
-    budget = max_numel or profile.max_numel
-    batch = draw(st.integers(min_batch, profile.max_batch), label="batch")
-    side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
-    height = draw(st.integers(1, side_cap), label="height")
-    width = draw(st.integers(1, side_cap), label="width")
-    assume(batch * channels * height * width <= max(budget, batch * channels))
-    assume(block.input_violation(block.env(kwargs, variant), (batch, channels, height, width)) is None)
-    dtype = draw(st.sampled_from(dtypes), label="dtype")
-    layout = draw(st.sampled_from(layouts), label="memory_format")
-    seed = draw(st.integers(0, 2**31 - 1), label="seed")
-    return Case(kwargs, (batch, channels, height, width), dtype, layout, seed)
+    for channels in range(1, 65):
+        candidate = {"in_channel": channels, **kwargs} if has_channels else dict(kwargs)
+        if block.domain_violation(candidate) is None and (domain is None or domain.evaluate(block.env(candidate, variant))):
+            break
+    else:
+        return None
+    for height, width in ((1, 1), (1, 2), (2, 2)):
+        shape = (clause.min_batch, channels, height, width)
+        if block.input_violation(block.env(candidate, variant), shape) is None:
+            return Case(candidate, shape, dtypes[0], clause.layouts[0], 0, 1.0, 1.0, clause.values[0])
+    return None

@@ -2,39 +2,70 @@
 
 Every call into user code goes through ``build`` or ``call``, which turn its misbehaviour (an
 exception, a non-module, a non-tensor, NaN, a change of torch's global state) into a
-``ClauseFailure`` with a one-line reason.
+``ClauseFailure`` with a one-line reason and a ``cause`` that groups clauses failing for one reason.
+``Conditions`` say where and how clauses run: the device, and the precision profile whose settings
+(TF32, autocast) the harness sets for every clause and restores afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-import torch
-from torch import nn
-
-from . import oracle
+from . import numeric, oracle
 from .cases import Case
+from .expr import Expr
+from .lazy import lazy_torch
+from .numeric import Bounded, Precision, PRECISIONS
 from .spec import BlockSpec, Spec
 
-SAFETY = 16  # slack on the error budget: accumulated roundings seldom exceed n * eps, never 16 n eps
+torch = lazy_torch()
+
+GRADIENT_SAFETY = 16  # gradients: 16 n eps, with n from the spec's error_budget (+ the input's size)
 
 
 class ClauseFailure(AssertionError):
-    """A clause's property does not hold; the message says what was found and what was expected."""
+    """A clause's property does not hold; the message says what was found and what was expected.
+
+    ``cause`` names the shared reason when one exists (the constructor raised, the weights cannot
+    be transferred, forward raised): reports group the clauses that fail for it.
+    """
 
     __tracebackhide__ = True
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message)
+        self.cause = cause
+
+
+class Unjudgeable(Exception):
+    """This case cannot judge the clause (a kink under a gradient check, a value beyond float16): draw another."""
 
 
 @dataclass
 class Adapter:
-    """A loaded plug-in: its factories, weight loaders and declared variants (DESIGN §2)."""
+    """A loaded plug-in: its factories, weight loaders, declared variants and domains (DESIGN §2)."""
 
     label: str
     factories: Mapping[str, Callable[..., Any]]
     loaders: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    domains: Mapping[str, Expr] = field(default_factory=dict)
+    defines: tuple[str, ...] = ()  # the module's own public callables (to say what a target without factories has)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Where and how clauses run: ``--device`` and the precision profile (``--tf32``, ``--autocast``)."""
+
+    device: str = "cpu"
+    precision: Precision = PRECISIONS["strict"]
+
+    @property
+    def device_type(self) -> str:
+        return self.device.split(":")[0]
 
 
 @dataclass
@@ -43,6 +74,8 @@ class Subject:
     block: BlockSpec
     adapter: Adapter
     variant: Mapping[str, Any] = field(default_factory=dict)  # empty: the plain spec
+    domain: Expr | None = None  # a declared domain restriction (certified within it)
+    conditions: Conditions = field(default_factory=Conditions)
 
     @property
     def factory(self) -> Callable[..., Any]:
@@ -52,18 +85,49 @@ class Subject:
         return self.block.env(case.kwargs, self.variant)
 
     def for_block(self, name: str) -> "Subject":
-        """The same adapter and variant options, for another block (e.g. a CBAM stage)."""
+        """The same adapter, variant options and conditions, for another block (e.g. a CBAM stage)."""
         block = self.spec.block(name)
         known = {v.name for v in block.variants}
-        return Subject(self.spec, block, self.adapter, {k: v for k, v in self.variant.items() if k in known})
+        return Subject(self.spec, block, self.adapter, {k: v for k, v in self.variant.items() if k in known},
+                       None, self.conditions)
 
 
 # ---------------------------------------------------------------- torch global state
+def _precision_settings() -> dict[str, Any]:
+    return {
+        "float32 matmul precision": torch.get_float32_matmul_precision(),
+        "cuda matmul TF32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn TF32": torch.backends.cudnn.allow_tf32,
+    }
+
+
+def _set_precision_settings(settings: Mapping[str, Any]) -> None:
+    torch.set_float32_matmul_precision(settings["float32 matmul precision"])
+    torch.backends.cuda.matmul.allow_tf32 = settings["cuda matmul TF32"]
+    torch.backends.cudnn.allow_tf32 = settings["cudnn TF32"]
+
+
+@contextlib.contextmanager
+def precision_settings(precision: Precision) -> Iterator[None]:
+    """Strict IEEE float32 (TF32 off) or TF32 for the duration of a clause; the caller's settings after."""
+    saved = _precision_settings()
+    _set_precision_settings({
+        "float32 matmul precision": "high" if precision.tf32 else "highest",
+        "cuda matmul TF32": precision.tf32,
+        "cudnn TF32": precision.tf32,
+    })
+    try:
+        yield
+    finally:
+        _set_precision_settings(saved)
+
+
 def _global_state() -> dict[str, Any]:
     return {
         "default dtype": torch.get_default_dtype(),
         "grad mode": torch.is_grad_enabled(),
         "number of threads": torch.get_num_threads(),
+        **_precision_settings(),
     }
 
 
@@ -74,136 +138,215 @@ def _check_state(before: Mapping[str, Any], what: str) -> None:
         torch.set_default_dtype(before["default dtype"])
         torch.set_grad_enabled(before["grad mode"])
         torch.set_num_threads(before["number of threads"])
+        _set_precision_settings(before)
         k = changed[0]
-        raise ClauseFailure(f"{what} changed torch's global {k} from {before[k]} to {after[k]}")
+        raise ClauseFailure(f"{what} changed torch's global {k} from {before[k]} to {after[k]}", cause=f"global {k}")
 
 
 # ---------------------------------------------------------------- guarded calls
-def build(subject: Subject, case: Case, dtype: torch.dtype | None = None) -> nn.Module:
-    """Construct the module with exactly the spec's keywords, cast to the case's dtype."""
+def _call_text(subject: Subject, case: Case) -> str:
+    return f"{subject.block.factory}({', '.join(f'{k}={v!r}' for k, v in case.kwargs.items())})"
+
+
+def build(subject: Subject, case: Case) -> "torch.nn.Module":
+    """Construct the module with exactly the spec's keywords, in the case's dtype, on the run's device."""
     before = _global_state()
-    call_text = f"{subject.block.factory}({', '.join(f'{k}={v}' for k, v in case.kwargs.items())})"
+    call_text = _call_text(subject, case)
     try:
         module = subject.factory(**case.kwargs)
     except ClauseFailure:
         raise
     except Exception as err:
-        raise ClauseFailure(f"{call_text} raised {type(err).__name__}: {err}") from err
+        raise ClauseFailure(f"{call_text} raised {type(err).__name__}: {err}", cause=f"construct:{type(err).__name__}") from err
     _check_state(before, call_text)
-    if not isinstance(module, nn.Module):
-        raise ClauseFailure(f"{call_text} returned {type(module).__name__}, not a torch.nn.Module")
+    if not isinstance(module, torch.nn.Module):
+        raise ClauseFailure(f"{call_text} returned {type(module).__name__}, not a torch.nn.Module", cause="construct:type")
     try:
-        return module.to(dtype or getattr(torch, case.dtype))
+        return module.to(device=subject.conditions.device, dtype=getattr(torch, case.dtype))
     except Exception as err:
-        raise ClauseFailure(f"casting the module to {case.dtype} raised {type(err).__name__}: {err}") from err
+        raise ClauseFailure(f"moving the module to {case.dtype} on {subject.conditions.device} raised "
+                            f"{type(err).__name__}: {err}", cause="construct:cast") from err
 
 
-def call(module: nn.Module, x: torch.Tensor, what: str = "forward") -> torch.Tensor:
-    """Run forward and check it returned a finite tensor without touching torch's global state."""
+def call(subject: Subject, module, x, what: str = "forward"):
+    """Run forward (under the run's autocast, if any); check it returned a finite tensor of x's shape
+    without touching torch's global state or random generator."""
     before = _global_state()
     rng = torch.random.get_rng_state()
+    precision = subject.conditions.precision
+    autocast = (torch.autocast(subject.conditions.device_type, dtype=precision.autocast_dtype)
+                if precision.autocast else contextlib.nullcontext())
     try:
-        out = module(x)
+        with autocast:
+            out = module(x)
     except ClauseFailure:
         raise
     except Exception as err:
-        raise ClauseFailure(f"{what} raised {type(err).__name__}: {err}") from err
+        raise ClauseFailure(f"{what} raised {type(err).__name__}: {err}", cause=f"forward:{type(err).__name__}") from err
     _check_state(before, what)
     if not torch.equal(rng, torch.random.get_rng_state()):
-        raise ClauseFailure(f"{what} used or reseeded torch's global random generator (the blocks are deterministic)")
+        raise ClauseFailure(f"{what} used or reseeded torch's global random generator (the blocks are deterministic)",
+                            cause="global random generator")
     if not isinstance(out, torch.Tensor):
-        raise ClauseFailure(f"{what} returned {type(out).__name__}, not a torch.Tensor")
+        raise ClauseFailure(f"{what} returned {type(out).__name__}, not a torch.Tensor", cause="forward:type")
     if out.shape != x.shape:
-        raise ClauseFailure(f"{what} returned shape {list(out.shape)}, expected the input's {list(x.shape)}")
+        raise ClauseFailure(f"{what} returned shape {list(out.shape)}, expected the input's {list(x.shape)}", cause="forward:shape")
     if out.is_floating_point() and x.isfinite().all() and not out.isfinite().all():
         bad = (~out.isfinite()).sum().item()
-        raise ClauseFailure(f"{what} returned {bad} non-finite values (NaN or inf) for a finite input")
+        raise ClauseFailure(f"{what} returned {bad} non-finite values (NaN or inf) for a finite input", cause="forward:non-finite")
     return out
 
 
-def make_input(case: Case, requires_grad: bool = False, values: torch.Tensor | None = None) -> torch.Tensor:
-    """The case's input: standard normal values from its seed, in its dtype and memory layout."""
-    if values is None:
-        generator = torch.Generator().manual_seed(case.seed)
-        values = torch.randn(case.input_shape, generator=generator, dtype=torch.float64)
-    values = values.to(getattr(torch, case.dtype))
-    return lay_out(values, case.memory_format).requires_grad_(requires_grad)
+# ---------------------------------------------------------------- inputs
+def input_values(case: Case) -> "torch.Tensor":
+    """The case's input values in float64, exactly as the case's dtype holds them (on the CPU)."""
+    generator = torch.Generator().manual_seed(case.seed)
+    values = torch.randn(case.input_shape, generator=generator, dtype=torch.float64)
+    if case.values == "sparse":
+        values = values.clamp_min(0)
+    elif case.values == "quantized":
+        values = (values * 2).round() / 2
+    values = values * case.input_scale
+    return values.to(getattr(torch, case.dtype)).to(torch.float64)
 
 
-def lay_out(values: torch.Tensor, layout: str) -> torch.Tensor:
-    """The same values in a contiguous, channels_last, or strided (non-contiguous) tensor."""
+def make_input(subject: Subject, case: Case, values=None) -> "torch.Tensor":
+    """The case's input (or ``values``) in its dtype and memory layout, on the run's device."""
+    values = input_values(case) if values is None else values
+    return lay_out(values.to(getattr(torch, case.dtype)), case.memory_format, subject.conditions.device)
+
+
+def lay_out(values, layout: str, device=None):
+    """The same values in a contiguous, channels_last, or strided (non-contiguous) tensor on ``device``."""
+    device = device or values.device
     if layout == "channels_last":
-        return values.contiguous(memory_format=torch.channels_last)
+        return values.to(device).contiguous(memory_format=torch.channels_last)
     if layout == "noncontiguous":
         # Every other row of a wider buffer: H and W cannot be merged, so x.view(b, c, -1) fails
         # here just as it does on many real feature maps (crops, slices, transposes).
         b, c, h, w = values.shape
-        storage = torch.zeros((b, c, 2 * h, w + 1), dtype=values.dtype)
-        storage[:, :, ::2, :w] = values
+        storage = torch.zeros((b, c, 2 * h, w + 1), dtype=values.dtype, device=device)
+        storage[:, :, ::2, :w] = values.to(device)
         return storage[:, :, ::2, :w]
-    return values.contiguous()
+    return values.to(device).contiguous()
 
 
 # ---------------------------------------------------------------- weight transfer (DESIGN §2)
-def transfer(subject: Subject, module: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    """Load canonical tensors into the module: its load_<block> hook, else registration order."""
+def _kind(name: str) -> str:
+    """A parameter is a bias or not, by the last part of its name (what a loader would map it by)."""
+    return "bias" if name.rsplit(".", 1)[-1] == "bias" else "weight"
+
+
+def describe_mapping(pairs) -> str:
+    return ", ".join(f"{canonical} -> {param}" for canonical, param in pairs)
+
+
+def transfer(subject: Subject, module, state: Mapping[str, Any]) -> str:
+    """Load canonical tensors into the module: its load_<block> hook, else registration order.
+
+    Returns how they were mapped (for failure messages); a mapping that does not fit raises a
+    ClauseFailure caused by ``weights.transfer``.
+    """
+    state = {k: v.to(torch.float64) for k, v in state.items()}
     loader = subject.adapter.loaders.get(subject.block.name)
     if loader is not None:
         try:
             with torch.no_grad():
                 loader(module, dict(state))
         except Exception as err:
-            raise ClauseFailure(f"load_{subject.block.name}(module, state) raised {type(err).__name__}: {err}") from err
-        return
-    params = list(module.parameters())
+            raise ClauseFailure(f"load_{subject.block.name}(module, state) raised {type(err).__name__}: {err}",
+                                cause="weights.transfer") from err
+        return f"by load_{subject.block.name}"
+    params = list(module.named_parameters())
     canonical = list(state.items())
-    counts = [p.numel() for p in params]
+    counts = [p.numel() for _, p in params]
     wanted = [t.numel() for _, t in canonical]
-    if counts != wanted:
+    pairs = [(c, p) for (c, _), (p, _) in zip(canonical, params)]
+    crossed = [(c, p) for c, p in pairs if _kind(c) != _kind(p)] if counts == wanted else []
+    if counts != wanted or crossed:
+        if crossed:
+            problem = "it would map " + describe_mapping(crossed) + " (a weight onto a bias or the reverse)"
+        else:
+            problem = f"element counts {counts}, expected {wanted}"
         hint = (f"define load_{subject.block.name}(module, state) in the adapter to map them"
                 if sorted(counts) == sorted(wanted) else "the module's parameters differ from the spec's weights")
         raise ClauseFailure(
             f"cannot transfer the canonical weights {[(n, list(t.shape)) for n, t in canonical]} onto the module's "
-            f"parameters {[(n, list(p.shape)) for n, p in module.named_parameters()]} in registration order "
-            f"(element counts {counts}, expected {wanted}): {hint}"
+            f"parameters {[(n, list(p.shape)) for n, p in params]} in registration order ({problem}): {hint}",
+            cause="weights.transfer",
         )
     with torch.no_grad():
-        for param, (_, tensor) in zip(params, canonical):
+        for (_, param), (_, tensor) in zip(params, canonical):
             param.copy_(tensor.reshape(param.shape))
+    return "in registration order: " + describe_mapping(pairs)
 
 
-def transferred_grads(subject: Subject, module: nn.Module, canonical_grads: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def transferred_grads(subject: Subject, module, canonical_grads: Mapping[str, Any]) -> dict[str, Any]:
     """The module-parameter gradients implied by the canonical ones: the transfer is a linear copy,
     so loading gradients the way weights are loaded gives what each parameter's gradient must be."""
     with torch.no_grad():
         for param in module.parameters():
             param.fill_(math.nan)
     transfer(subject, module, canonical_grads)
-    expected = {name: p.detach().clone() for name, p in module.named_parameters()}
+    expected = {name: p.detach().to("cpu", torch.float64).clone() for name, p in module.named_parameters()}
     untouched = [name for name, t in expected.items() if t.isnan().any()]
     if untouched:
-        raise ClauseFailure(f"parameters {untouched} are not set by the weight transfer, so the module has weights the spec does not")
+        raise ClauseFailure(f"parameters {untouched} are not set by the weight transfer, so the module has weights the spec does not",
+                            cause="weights.transfer")
     return expected
 
 
-def oracle_weights(subject: Subject, case: Case) -> dict[str, torch.Tensor]:
+def oracle_weights(subject: Subject, case: Case) -> dict[str, Any]:
+    """Random canonical weights (times the case's weight scale), as the module's dtype holds them, in float64."""
     generator = torch.Generator().manual_seed(case.seed + 1)
-    return oracle.random_weights(subject.block, subject.env(case), generator)
+    weights = oracle.random_weights(subject.block, subject.env(case), generator, case.weight_scale)
+    held = getattr(torch, case.dtype)
+    return {name: w.to(held).to(torch.float64) for name, w in weights.items()}
 
 
-def oracle_output(subject: Subject, case: Case, weights, x: torch.Tensor, training: bool = False) -> torch.Tensor:
+def expected_output(subject: Subject, case: Case, weights, training: bool = False, values=None,
+                    smooth: float | None = None) -> Bounded:
+    """The oracle's output with an error bound for this implementation's dtype and precision.
+
+    Raises ``Unjudgeable`` when a value leaves the dtype's range, or (``smooth``: the relative
+    margin a gradient check needs) when the case lies at a kink or a tie.
+    """
+    values = input_values(case) if values is None else values
+    with numeric.tracking(subject.conditions.precision, smooth or 0.0) as tracker:
+        expected = oracle.bounded_forward(subject.spec, subject.block, subject.env(case), weights, values,
+                                          getattr(torch, case.dtype), training)
+    if tracker.overflow:
+        raise Unjudgeable(tracker.overflow)
+    if smooth is not None and not tracker.differentiable:
+        raise Unjudgeable(f"not differentiable here: {tracker.kink_where}")
+    return expected
+
+
+def oracle_output(subject: Subject, case: Case, weights, x, training: bool = False):
+    """The oracle on plain float64 tensors (autograd flows through it)."""
     return oracle.forward(subject.spec, subject.block, subject.env(case), weights, x, training)
 
 
 # ---------------------------------------------------------------- comparisons
-def tolerance(n: float, dtype: torch.dtype, scale: float) -> float:
-    """Error budget: n accumulated roundings of relative size eps, on values of size ``scale``."""
-    return SAFETY * max(n, 1.0) * torch.finfo(dtype).eps * (1.0 + scale)
+def assert_matches(found, expected: Bounded, what: str, spread: float = 1.0, note: str = "") -> None:
+    """Every element of ``found`` within SAFETY * spread * its error bound of the oracle's value."""
+    result = numeric.compare(found, expected, spread)
+    if not result.ok:
+        raise ClauseFailure(
+            f"{what}: at index {list(result.index)} found {result.found:.10g}, expected {result.expected:.10g} "
+            f"(allowed difference {result.allowed:.3g}, exceeded {result.ratio:.3g} times)" + (f"; weights {note}" if note else "")
+        )
 
 
-def assert_close(found: torch.Tensor, expected: torch.Tensor, n: float, dtype: torch.dtype, what: str) -> None:
-    found = found.detach().to(torch.float64)
-    expected = expected.detach().to(torch.float64)
+def tolerance(n: float, dtype, scale: float) -> float:
+    """Gradient budget: n accumulated roundings of relative size eps, on values of size ``scale``."""
+    return GRADIENT_SAFETY * max(n, 1.0) * torch.finfo(dtype).eps * scale + torch.finfo(dtype).tiny
+
+
+def assert_close(found, expected, n: float, dtype, what: str, note: str = "") -> None:
+    """Gradients: max |found - expected| within the budget, relative to the largest expected value."""
+    found = found.detach().to("cpu", torch.float64)
+    expected = expected.detach().to("cpu", torch.float64)
     if found.shape != expected.shape:
         raise ClauseFailure(f"{what}: shape {list(found.shape)}, expected {list(expected.shape)}")
     scale = expected.abs().max().item() if expected.numel() else 0.0
@@ -211,16 +354,9 @@ def assert_close(found: torch.Tensor, expected: torch.Tensor, n: float, dtype: t
     error = (found - expected).abs()
     worst = error.max().item() if error.numel() else 0.0
     if not worst <= tol:  # also catches NaN
-        index = tuple(int(i) for i in divmod_index(int(error.nan_to_num(math.inf).argmax()), tuple(error.shape)))
+        index = numeric.unravel(int(error.nan_to_num(math.inf).argmax()), error.shape)
         raise ClauseFailure(
-            f"{what}: max |difference| {worst:.3g} > budget {tol:.3g} ({SAFETY} x n={n:g} x eps({str(dtype)[6:]}));"
-            f" at index {list(index)} found {found[index].item():.17g}, expected {expected[index].item():.17g}"
+            f"{what}: max |difference| {worst:.3g} > budget {tol:.3g} ({GRADIENT_SAFETY} x n={n:g} x eps({str(dtype)[6:]})"
+            f" x largest |expected| {scale:.3g}); at index {list(index)} found {found[index].item():.17g}, "
+            f"expected {expected[index].item():.17g}" + (f"; weights {note}" if note else "")
         )
-
-
-def divmod_index(flat: int, shape: tuple[int, ...]) -> list[int]:
-    index = []
-    for size in reversed(shape):
-        flat, rem = divmod(flat, size)
-        index.append(rem)
-    return list(reversed(index))

@@ -12,8 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-IMPL_DIR = Path(__file__).resolve().parent.parent / "impl"
-FACTORY_NAMES = ("se", "eca", "channel_attention", "spatial_attention", "cbam")
+from .spec import bundled_folder
+
+IMPL_DIR = bundled_folder("impl")
 
 
 class TargetError(Exception):
@@ -70,18 +71,41 @@ def import_target(ref: TargetRef):
     return module
 
 
-def load_adapter(ref: TargetRef, source: object | None = None):
-    """The Adapter of a target: its factories, load_<block> hooks and declared VARIANTS."""
+def load_adapter(ref: TargetRef, spec, source: object | None = None):
+    """The Adapter of a target: its factories, load_<block> hooks, declared VARIANTS and DOMAIN."""
+    from .expr import Expr, ExprError
     from .subject import Adapter
 
     module = source if source is not None else import_target(ref)
-    if isinstance(module, dict):
-        namespace = module
-    else:
-        namespace = vars(module)
-    factories = {name: namespace[name] for name in FACTORY_NAMES if callable(namespace.get(name))}
-    loaders = {name: namespace[f"load_{name}"] for name in FACTORY_NAMES if callable(namespace.get(f"load_{name}"))}
+    namespace = module if isinstance(module, dict) else vars(module)
+    factory_names = [block.factory for block in spec.blocks.values()]
+    factories = {name: namespace[name] for name in factory_names if callable(namespace.get(name))}
+    loaders = {block.name: namespace[f"load_{block.name}"] for block in spec.blocks.values()
+               if callable(namespace.get(f"load_{block.name}"))}
     variants = namespace.get("VARIANTS") or {}
     if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
         raise TargetError(f"{ref.label}: VARIANTS must be a dict of block name -> dict of variant options")
-    return Adapter(ref.label, factories, loaders, variants)
+    declared_domains = namespace.get("DOMAIN") or {}
+    if not isinstance(declared_domains, dict) or not all(isinstance(v, str) for v in declared_domains.values()):
+        raise TargetError(f"{ref.label}: DOMAIN must be a dict of block name -> formula, e.g. "
+                          '{"spatial_attention": "kernel_size in (3, 7)"}')
+    domains = {}
+    for name in {**variants, **declared_domains}:
+        block = spec.block(name)  # an unknown block name: DomainError, exit status 2
+        if name in variants:
+            block.check_variant(variants[name])
+        if name not in declared_domains:
+            continue
+        try:
+            formula = Expr.parse(declared_domains[name])
+            formula.evaluate(block.env(block.defaults | _sample_channels(block), variants.get(name, {})))
+        except ExprError as err:
+            raise TargetError(f"{ref.label}: DOMAIN[{name!r}]: {err}") from None
+        domains[name] = formula
+    defines = tuple(n for n, v in namespace.items() if callable(v) and not n.startswith("_")
+                    and getattr(v, "__module__", None) == namespace.get("__name__"))[:20]
+    return Adapter(ref.label, factories, loaders, variants, domains, defines)
+
+
+def _sample_channels(block) -> dict:
+    return {p.name: 64 for p in block.params if p.default is None}

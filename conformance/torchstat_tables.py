@@ -30,9 +30,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .targets import IMPL_DIR
+
 BLOCKS = ("se", "eca", "cbam")
 DOCUMENTED_INPUT = (32, 16, 16)
-REFERENCE_PATH = Path(__file__).resolve().parent.parent / "impl" / "reference.py"
+REFERENCE_PATH = IMPL_DIR / "reference.py"
 FIELDS = ("params", "madd", "flops", "memread", "memwrite")  # per-layer figures the documents print
 TOTAL_FIELDS = ("params", "madd", "flops", "memrw")  # total figures the spec records
 

@@ -1,28 +1,30 @@
-"""The child process that imports and exercises an implementation (``python -m conformance.worker FD``).
+"""The child processes that import and exercise implementations.
 
-It reads one job (JSON) from stdin and writes events, one JSON object per line, to file descriptor
-FD, which the parent passed to it; the implementation's own prints go to stdout/stderr and cannot
-corrupt the protocol. Events: ``plan``, ``start``, ``example``, ``result``, ``error``, ``done``.
+``python -m conformance.worker zygote FD``: imports torch, Hypothesis and the engine once, then
+waits on the control socket FD. For every ``fork`` request (carrying one end of a new socket pair)
+it forks a worker, which starts serving at once with everything already imported: replacing a
+worker that hung or crashed costs milliseconds, not a torch import. The zygote reports each
+worker's pid and, when it ends, its exit status. It never runs torch code itself, so forking it
+is safe; it needs ``os.fork`` (Linux). Elsewhere ``python -m conformance.worker serve FD`` starts
+each worker afresh.
+
+A worker reads requests (JSON lines) from its socket and answers with events: ``configure`` (the
+run's spec, profile, seed, conditions), ``inventory`` (import a target: what it provides,
+declares, and the environment), ``clause`` (run one task: events ``example`` while searching,
+then ``result``). The implementation's own prints go to a log file, never into the protocol.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
+import select
+import signal
+import socket
 import sys
+import traceback
 import warnings
-
-
-def _emit(stream, **event) -> None:
-    stream.write(json.dumps(event) + "\n")
-    stream.flush()
-
-
-def _limit_memory(limit_bytes: int | None) -> None:
-    if limit_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
-
+from typing import Any
 
 # distribution name -> import name of the libraries that bundled adapters wrap
 LIBRARIES = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "monai": "monai",
@@ -43,94 +45,220 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
-def plan_tasks(spec, adapter, blocks: list[str]) -> tuple[list[dict], dict]:
-    """Every (block, setting, clause) to run, in order; a declared variant gets a second run."""
-    from .clauses import clauses_for
+def _source(target: dict) -> dict:
+    """The adapter's file and the SHA-256 of its source: which code a certificate is about."""
+    import hashlib
 
-    tasks, declared = [], {}
-    for name in blocks:
-        block = spec.block(name)
-        if block.factory not in adapter.factories:
-            continue
-        settings = [False]
-        if name in adapter.variants:
-            block.check_variant(adapter.variants[name])  # raises DomainError on unknown options
-            declared[name] = adapter.variants[name]
-            settings.append(True)
-        for variant in settings:
-            tasks += [{"block": name, "variant": variant, "clause": c.id} for c in clauses_for(name, spec)]
-    return tasks, declared
+    path = target.get("path") or getattr(sys.modules.get(target.get("module") or ""), "__file__", None)
+    if not path:
+        return {"path": None, "sha256": None}
+    return {"path": path, "sha256": hashlib.sha256(open(path, "rb").read()).hexdigest()}
 
 
-def main() -> int:
-    events = os.fdopen(int(sys.argv[1]), "w", buffering=1)
-    job = json.loads(sys.stdin.read())
-    _limit_memory(job.get("memory_limit"))
-    warnings.simplefilter("ignore")  # the implementation's warnings are not verdicts
+class Worker:
+    """One worker's state: the run's configuration and the adapters it has imported."""
 
-    from .cases import Case
-    from .clauses import CLAUSES
-    from .engine import run_one, run_search
-    from .spec import DomainError, load_spec
-    from .strategies import PROFILES
-    from .subject import Subject
-    from .targets import TargetRef, load_adapter
+    def __init__(self, stream):
+        self.stream = stream
+        self.config: dict[str, Any] = {}
+        self.spec = None
+        self.adapters: dict[str, Any] = {}
 
-    spec = load_spec(job["spec"])
-    ref = TargetRef(**job["target"])
-    try:
-        adapter = load_adapter(ref)
-        tasks, declared = plan_tasks(spec, adapter, job["blocks"])
-    except DomainError as err:
-        _emit(events, event="error", message=f"{ref.label}: {err}")
-        return 2
-    except BaseException as err:  # the implementation failed to import
-        _emit(events, event="error", message=f"cannot import {ref.label}: {type(err).__name__}: {err}",
-              missing_dependency=isinstance(err, ModuleNotFoundError))
-        return 2
-    import torch
+    def emit(self, **event) -> None:
+        self.stream.write(json.dumps(event) + "\n")
+        self.stream.flush()
 
-    cuda = torch.version.cuda if torch.cuda.is_available() else None
-    _emit(events, event="plan", tasks=tasks, declared=declared, provided=sorted(adapter.factories), cuda=cuda,
-          libraries=_library_versions())
-    skip = {(t["block"], t["variant"], t["clause"]) for t in job.get("done", [])}
-    only = {tuple(k) for k in job.get("only") or []}  # `attncert reproduce`: just these tasks
-    profile = PROFILES[job["profile"]]
-    for task in tasks:
-        key = (task["block"], task["variant"], task["clause"])
-        if key in skip or (only and key not in only):
-            continue
-        _emit(events, event="start", **task)
-        block = spec.block(task["block"])
-        subject = Subject(spec, block, adapter, declared.get(task["block"], {}) if task["variant"] else {})
+    def configure(self, config: dict) -> None:
+        from .spec import load_spec
+
+        self.config = config
+        self.spec = load_spec(config["spec"])
+
+    def adapter(self, target: dict):
+        from .targets import TargetRef, load_adapter
+
+        key = json.dumps(target, sort_keys=True)
+        if key not in self.adapters:
+            if target.get("sys_path"):
+                sys.path[:0] = [p for p in target["sys_path"] if p not in sys.path]
+            ref = TargetRef(target["label"], target.get("path"), target.get("module"))
+            self.adapters[key] = load_adapter(ref, self.spec)
+        return self.adapters[key]
+
+    def inventory(self, target: dict) -> None:
+        from .spec import DomainError
+        from .targets import TargetError
+
+        try:
+            adapter = self.adapter(target)
+        except (DomainError, TargetError) as err:
+            self.emit(event="error", message=f"{target['label']}: {err}")
+            return
+        except BaseException as err:  # the implementation failed to import
+            self.emit(event="error", message=f"cannot import {target['label']}: {type(err).__name__}: {err}",
+                      missing_dependency=isinstance(err, ModuleNotFoundError))
+            return
+        problem = self._device_problem()
+        if problem:
+            self.emit(event="error", message=problem, usage=True)
+            return
+        self.emit(event="inventory", provided=sorted(adapter.factories), declared=dict(adapter.variants),
+                  domains={name: str(formula) for name, formula in adapter.domains.items()},
+                  libraries=_library_versions(), source=_source(target),
+                  environment={**self._environment(), **({} if adapter.factories else {"defines": adapter.defines})})
+
+    def _device_problem(self) -> str | None:
+        import torch
+
+        device = self.config.get("device", "cpu")
+        if not device.startswith("cuda"):
+            return None
+        if not torch.cuda.is_available():
+            build = f"torch {torch.__version__} " + ("has CUDA " + torch.version.cuda if torch.version.cuda else "is a CPU-only build")
+            return f"--device {device}: CUDA is not available on this machine ({build}, {torch.cuda.device_count()} GPUs visible)"
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            return f"--device {device}: there are only {torch.cuda.device_count()} CUDA devices (cuda:0..cuda:{torch.cuda.device_count() - 1})"
+        return None
+
+    def _environment(self) -> dict:
+        import platform
+
+        import torch
+
+        device = self.config.get("device", "cpu")
+        if device.startswith("cuda"):
+            name = torch.cuda.get_device_name(torch.device(device))
+        else:
+            name = platform.processor() or platform.machine()
+        return {"torch_build": torch.__version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+                "device_name": name}
+
+
+    def clause(self, request: dict) -> None:
+        from .cases import Case
+        from .clauses import CLAUSES
+        from .engine import run_one, run_search
+        from .numeric import PRECISIONS
+        from .strategies import PROFILES
+        from .subject import Conditions, Subject
+
+        task = request["task"]
+        adapter = self.adapter(request["target"])
+        block = self.spec.block(task["block"])
+        declared = task["declared"]
+        config = self.config
+        subject = Subject(self.spec, block, adapter,
+                          adapter.variants.get(block.name, {}) if declared else {},
+                          adapter.domains.get(block.name) if declared else None,
+                          Conditions(config["device"], PRECISIONS[config["precision"]]))
         clause = CLAUSES[task["clause"]]
-        if job.get("case") is not None:
-            outcome = run_one(subject, clause, Case.from_counterexample(job["case"]))
+        if request.get("case") is not None:
+            outcome = run_one(subject, clause, Case.from_counterexample(request["case"]))
         else:
             outcome = run_search(
-                subject,
-                clause,
-                profile,
-                job["seed"],
-                job.get("database"),
-                f"{ref.label}|{'/'.join(map(str, key))}",
-                on_example=lambda case: _emit(events, event="example", case=case.counterexample()),
-                shrink_budget=job.get("shrink_budget"),
+                subject, clause, PROFILES[config["profile"]], config["seed"], config.get("database"),
+                "|".join([request["target"]["identity"], block.name, str(declared), clause.id, config["device"], config["precision"]]),
+                declared,
+                on_example=lambda case: self.emit(event="example", case=case.counterexample()),
+                shrink_budget=config.get("shrink_budget"),
             )
-        _emit(
-            events,
-            event="result",
-            **task,
-            status=outcome.status,
-            message=outcome.message,
-            counterexample=outcome.case.counterexample() if outcome.case and outcome.status == "fail" else None,
-            details=outcome.details,
-            examples=outcome.examples,
-            seconds=outcome.seconds,
-        )
-    _emit(events, event="done")
+        self.emit(event="result", **task, status=outcome.status, message=outcome.message,
+                  counterexample=outcome.case.counterexample() if outcome.case and outcome.status == "fail" else None,
+                  details=outcome.details, examples=outcome.examples, seconds=outcome.seconds, cause=outcome.cause)
+
+
+def serve(fd: int) -> int:
+    """A worker's life: answer requests from the parent until it closes the socket."""
+    os.setsid()  # its own process group: the parent kills it and anything it started at once
+    warnings.simplefilter("ignore")  # the implementation's warnings are not verdicts
+    connection = socket.socket(fileno=fd)
+    worker = Worker(connection.makefile("w", encoding="utf-8"))
+    handlers = {
+        "configure": lambda request: worker.configure(request["config"]),
+        "inventory": lambda request: worker.inventory(request["target"]),
+        "clause": worker.clause,
+    }
+    worker.emit(event="ready", pid=os.getpid())
+    for line in connection.makefile("r", encoding="utf-8"):
+        request = json.loads(line)
+        try:
+            handlers[request["op"]](request)
+        except BaseException:  # a bug in the harness, not a verdict: the parent reports it as such
+            worker.emit(event="crash", message=traceback.format_exc())
+            return 70
     return 0
 
 
+def _redirect_output(log_path: str) -> None:
+    """The implementation's prints (and any crash report) go to a file the parent reads after a death."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(null)
+
+
+def zygote(control_fd: int) -> int:
+    """Import everything a worker needs, then fork one per request (see the module docstring)."""
+    import hypothesis  # noqa: F401  (imported here, once, for every worker)
+    import torch  # noqa: F401
+
+    from . import clauses, engine  # noqa: F401
+    from .spec import load_spec
+
+    load_spec()  # cached: every worker starts with the bundled spec loaded
+    control = socket.socket(fileno=control_fd)  # a SOCK_SEQPACKET pair: one message per request
+    control.sendall(b'{"event": "ready"}')
+    children: set[int] = set()
+    while True:
+        ready, _, _ = select.select([control], [], [], 0.05)
+        while children:  # reap, and tell the parent how each worker ended
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            children.discard(pid)
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            control.sendall(json.dumps({"event": "exit", "pid": pid, "status": code}).encode())
+        if not ready:
+            continue
+        message, fds, _, _ = socket.recv_fds(control, 4096, 1)
+        if not message:  # the parent is gone: so are its workers
+            for pid in children:
+                _kill_group(pid)
+            return 0
+        request = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _redirect_output(request["log"])
+            os._exit(serve(fds[0]))
+        os.close(fds[0])
+        children.add(pid)
+        control.sendall(json.dumps({"event": "forked", "pid": pid, "token": request["token"]}).encode())
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str]) -> int:
+    mode, fd = argv[0], int(argv[1])
+    if mode == "zygote":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+        return zygote(fd)
+    _redirect_output(argv[2])
+    return serve(fd)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -7,6 +7,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--seed", type=int, default=0,
+                     help="the attncert seed of the corpus and selftest tests (verdicts must not depend on it)")
+
+
+@pytest.fixture
+def seed(request) -> int:
+    return request.config.getoption("--seed")
+
+
 @pytest.fixture
 def attncert_cli(tmp_path):
     """Run the `attncert` CLI in a fresh folder; returns a function (args...) -> CompletedProcess."""

@@ -3,7 +3,8 @@
 tests/corpus/mutants/: wrong implementations, each breaking one thing the documents imply; every
 block listed as "fail" in the file's EXPECT must be rejected. tests/corpus/correct/: independent
 re-implementations with other structure, names or layouts; every block they provide must pass
-every clause. A mutant that slips through means the engine is wrong, not the corpus.
+every clause. A mutant that slips through means the engine is wrong, not the corpus. The clauses
+run in this process (the engine the workers run), under the suite's ``--seed``.
 """
 
 import ast
@@ -11,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance.api import _outcome, clause_params
+from conformance.clauses import clauses_for
+from conformance.engine import run_search
+from conformance.spec import load_spec
+from conformance.strategies import PROFILES
+from conformance.subject import Subject
+from conformance.targets import TargetRef, load_adapter
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+SPEC = load_spec()
 
 
 def expectations(folder: str):
@@ -30,21 +37,21 @@ def expectations(folder: str):
             yield pytest.param(path, block, verdict, id=f"{path.stem}-{block}")
 
 
-def outcomes(path: Path, block: str, stop_at_first_failure: bool):
-    for param in clause_params(str(path), blocks=[block]):
-        if param.variant:
-            continue
-        outcome = _outcome(param, profile="ci", seed=0)
-        yield param, outcome
+def outcomes(path: Path, block: str, seed: int, stop_at_first_failure: bool):
+    adapter = load_adapter(TargetRef(path.stem, str(path)), SPEC)
+    assert SPEC.block(block).factory in adapter.factories, f"{path.name} provides no {block}"
+    subject = Subject(SPEC, SPEC.block(block), adapter)
+    for clause in clauses_for(block, SPEC):
+        outcome = run_search(subject, clause, PROFILES["ci"], seed, None, f"corpus|{path.name}|{block}|{clause.id}")
+        yield clause.id, outcome
         if stop_at_first_failure and outcome.status == "fail":
             return
 
 
 @pytest.mark.parametrize("path, block, verdict", list(expectations("mutants")))
-def test_mutant_is_judged_as_expected(path, block, verdict):
-    results = list(outcomes(path, block, stop_at_first_failure=verdict == "fail"))
-    assert results, f"{path.name} provides no {block}"
-    failures = [f"{p.id}: {o.message}" for p, o in results if o.status == "fail"]
+def test_mutant_is_judged_as_expected(path, block, verdict, seed):
+    results = list(outcomes(path, block, seed, stop_at_first_failure=verdict == "fail"))
+    failures = [f"{cid}: {o.message}" for cid, o in results if o.status == "fail"]
     if verdict == "fail":
         assert failures, f"the harness accepted the mutant {path.name} ({block}): {path.read_text().split(chr(10))[0]}"
     else:
@@ -52,13 +59,12 @@ def test_mutant_is_judged_as_expected(path, block, verdict):
 
 
 @pytest.mark.parametrize("path, block, verdict", list(expectations("correct")))
-def test_correct_reimplementation_is_accepted(path, block, verdict):
+def test_correct_reimplementation_is_accepted(path, block, verdict, seed):
     assert verdict == "pass"
-    results = list(outcomes(path, block, stop_at_first_failure=False))
-    assert results
-    failures = [f"{p.id}: {o.message} at {o.case and o.case.counterexample()}" for p, o in results if o.status == "fail"]
+    results = list(outcomes(path, block, seed, stop_at_first_failure=False))
+    failures = [f"{cid}: {o.message} at {o.case and o.case.counterexample()}" for cid, o in results if o.status == "fail"]
     assert not failures, "\n".join(failures)
-    skipped = [p.id for p, o in results if o.status == "skip" and p.clause != "cuda.agreement"]
+    skipped = [cid for cid, o in results if o.status == "skip" and cid != "cuda.agreement"]
     assert not skipped, f"clauses skipped for a correct implementation: {skipped}"
 
 

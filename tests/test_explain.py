@@ -228,7 +228,7 @@ def test_replay_a_declared_variant_case(tmp_path, monkeypatch):
     text, status = replay(cert, timeout=120)
     assert status == 1, text  # the plain failure (biases) remains
     assert re.search(r"se::params.count\s+STILL FAILS", text)
-    assert re.search(r'se::oracle.output \[variant \{"bias": true\}\]\s+now passes', text)
+    assert re.search(r'se::oracle.output \[under variant bias=true\]\s+now passes', text)
     assert "--variant" not in text  # only the still-failing plain case gets a reproduce line
 
 

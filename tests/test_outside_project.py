@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "tests" / "outside_project"
 REASON = "we clamp the ECA kernel to k >= 3, like timm (declared as the kernel_min=3 variant)"
 EXPECTED = {f"eca::{c}" for c in ("params.count", "weights.transfer", "oracle.output", "oracle.input_grad",
-                                  "oracle.param_grad", "invariant.kernel_size")}
+                                  "oracle.param_grad", "gradcheck", "gradgradcheck", "invariant.kernel_size")}
 
 
 def run_pytest(args, cwd, junit=None):

@@ -1,14 +1,15 @@
 """The harness stays standing on code that misbehaves, and loses no certificate.
 
-tests/corpus/faulty/: implementations that raise, hang, crash the process, exhaust memory, return
-garbage or change torch's global state. Each must become failing clauses with a reason (or exit
-status 2 for files that cannot be imported or provide nothing), within the timeout, with the
-certificate written and every other block still judged.
+tests/corpus/faulty/: implementations that raise, hang, crash the process, exhaust memory, reserve
+address space, return garbage or change torch's global state. Each must become failing clauses with
+a reason (or a TargetError, exit status 2 on the command line, for files that cannot be imported or
+provide nothing), within the timeout, with every other block still judged. They run through the
+same worker pool as ``attncert certify`` (one pool per timeout, shared by this module); the command
+line itself is checked on a few of them, and on interrupts.
 """
 
 import ast
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -18,8 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from conformance.runner import GIB, Certification, Pool, RunOptions, Task
+from conformance.spec import load_spec
+from conformance.targets import TargetError, resolve
+
 FAULTY = Path(__file__).resolve().parent / "corpus" / "faulty"
-TIMEOUT = "4"  # seconds per clause: the hanging files must fail within it
+MEMORY = Path(__file__).resolve().parent / "corpus" / "memory"
+SPEC = load_spec()
+DEFAULT_TIMEOUT = 60.0  # seconds per clause where the file does not set TIMEOUT
 
 
 def constant(path: Path, name: str):
@@ -36,77 +43,133 @@ def faulty_files():
     yield pytest.param(FAULTY / "syntax_error.py.txt", id="syntax_error")
 
 
-def certify(target: Path, tmp_path: Path, *extra: str, timeout: float = 1500):
-    cert = tmp_path / "cert.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "certify", str(target), "--json", str(cert), "--quiet",
-         "--timeout", TIMEOUT, "--database", "none", *extra],
-        cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
-    )
-    return done, cert
+@pytest.fixture(scope="module")
+def pools():
+    """Worker pools by (timeout, memory limit), shared by this module's tests."""
+    made: dict[tuple, Pool] = {}
+
+    def pool(timeout: float, memory_limit: int | None) -> tuple[Pool, RunOptions]:
+        options = RunOptions(timeout=timeout, database=None, memory_limit=memory_limit)
+        key = (timeout, memory_limit)
+        if key not in made:
+            made[key] = Pool(options, jobs=1)  # one test at a time per pytest worker
+        return made[key], options
+
+    yield pool
+    for made_pool in made.values():
+        made_pool.close()
 
 
 @pytest.mark.parametrize("path", list(faulty_files()))
-def test_faulty_implementation_is_judged_without_crashing_the_harness(path, tmp_path):
+def test_faulty_implementation_is_judged_without_crashing_the_harness(path, tmp_path, pools):
     target = path
     if path.suffix == ".txt":  # kept as .txt so tools do not trip over it
         target = tmp_path / "syntax_error.py"
         shutil.copy(path, target)
-    done, cert = certify(target, tmp_path)
-    assert "Traceback" not in done.stderr, done.stderr
+    pool, options = pools((constant(path, "TIMEOUT") if path.suffix == ".py" else None) or DEFAULT_TIMEOUT, None)
     expect_exit = constant(path, "EXPECT_EXIT") if path.suffix == ".py" else int((FAULTY / "syntax_error.expect").read_text())
     if expect_exit is not None:
-        assert done.returncode == expect_exit, done.stdout + done.stderr
-        errors = [line for line in done.stderr.splitlines() if line.startswith("attncert: error:")]
-        assert len(errors) == 1, done.stderr
+        assert expect_exit == 2
+        with pytest.raises(TargetError) as caught:
+            Certification(resolve(str(target)), SPEC, options, pool)
+        assert target.name in str(caught.value) and "Traceback" not in str(caught.value)
         return
+    started = time.monotonic()
+    certification = Certification(resolve(str(target)), SPEC, options, pool)
+    certification.run()
+    certificate = certification.certificate().to_json()
     expect = constant(path, "EXPECT")
-    assert done.returncode == (1 if "fail" in expect.values() else 0), done.stdout + done.stderr
-    certificate = json.loads(cert.read_text())
     assert certificate["complete"] is True
     for block, verdict in expect.items():
         judged = certificate["blocks"][block]
         assert judged["verdict"] == verdict, (block, judged)
-        if verdict == "fail":
-            failing = [c for c in judged["clauses"] if c["status"] == "fail"]
-            assert all(c["message"] for c in failing)
-    # every clause the spec declares was judged: nothing silently dropped
-    for block in certificate["blocks"].values():
+        failing = [c for c in judged["clauses"] if c["status"] == "fail"]
+        assert all(c["message"] for c in failing)
+    for block in certificate["blocks"].values():  # every clause the spec declares was judged
         assert "not_run" not in block
+    clauses = sum(len(b.get("clauses", [])) for b in certificate["blocks"].values())
+    assert time.monotonic() - started < clauses * (options.timeout + 5), "a clause outlived its timeout"
+
+
+def test_memory_guard_reports_the_limit_and_spares_address_space(pools):
+    """Reserving 256 GiB of address space is free; touching memory past the limit fails with the reason.
+
+    tests/corpus/memory/se_memory_hog_touching.py fills 256 MiB blocks up to 64 GiB; one clause is
+    enough to show the guard (each clause would cost a process filling 2 GiB).
+    """
+    pool, options = pools(DEFAULT_TIMEOUT, 2 * GIB)
+    reserving = Certification(resolve(str(FAULTY / "se_reserves_address_space.py")), SPEC, options, pool)
+    reserving.run(only=[Task("se", "oracle.output")])
+    assert reserving.results[Task("se", "oracle.output")]["status"] == "pass"
+    hog = Certification(resolve(str(MEMORY / "se_memory_hog_touching.py")), SPEC, options, pool)
+    started = time.monotonic()
+    hog.run(only=[Task("se", "shape.preserved")])
+    result = hog.results[Task("se", "shape.preserved")]
+    assert result["status"] == "fail"
+    assert "of memory, over attncert's limit of 2.0 GiB" in result["message"], result["message"]
+    assert time.monotonic() - started < 60
+
+
+def cli(args, cwd, **kwargs):
+    return subprocess.run([sys.executable, "-m", "conformance.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+@pytest.mark.parametrize("name, status", [("import_error", 2), ("no_block", 2), ("se_os_exit", 1)])
+def test_the_command_line_on_faulty_files(tmp_path, name, status):
+    """Exit status 2 with one line (no traceback) when nothing can be certified; else a certificate."""
+    done = cli(["certify", FAULTY / f"{name}.py", "--json", tmp_path / "cert.json", "--quiet", "--database", "none",
+                "--block", "se"], tmp_path)
+    assert done.returncode == status, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    if status == 2:
+        errors = [line for line in done.stderr.splitlines() if line.startswith("attncert: error:")]
+        assert len(errors) == 1, done.stderr
+        assert not (tmp_path / "cert.json").exists()
+    else:
+        certificate = json.loads((tmp_path / "cert.json").read_text())
+        assert certificate["blocks"]["se"]["verdict"] == "fail" and certificate["complete"] is True
 
 
 def slow_adapter(tmp_path: Path) -> Path:
+    """A correct SE and ECA (the reference's), each forward slowed down: a run takes a while."""
     path = tmp_path / "slow.py"
     path.write_text(
-        "import time\nfrom torch import nn\n\n"
-        "class Slow(nn.Module):\n"
-        "    def forward(self, x):\n        time.sleep(0.05)\n        return x * 0.5\n\n"
-        "def se(*, in_channel, ratio):\n    return Slow()\n\n"
-        "def eca(*, in_channel, b, gamma):\n    return Slow()\n"
+        "import time\n"
+        f"import importlib.util\nspec = importlib.util.spec_from_file_location('ref', {str(resolve('reference').path)!r})\n"
+        "ref = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(ref)\n\n"
+        "def slowed(module):\n"
+        "    forward = module.forward\n"
+        "    def slow_forward(x):\n        time.sleep(0.02)\n        return forward(x)\n"
+        "    module.forward = slow_forward\n    return module\n\n"
+        "def se(*, in_channel, ratio):\n    return slowed(ref.se(in_channel=in_channel, ratio=ratio))\n\n"
+        "def eca(*, in_channel, b, gamma):\n    return slowed(ref.eca(in_channel=in_channel, b=b, gamma=gamma))\n"
     )
     return path
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_run_writes_a_partial_certificate_atomically(tmp_path, signum, status):
+def test_interrupted_run_writes_an_honest_partial_certificate(tmp_path, signum, status):
+    """Unfinished blocks are incomplete (never fail for the interrupt); the clause in flight is not recorded."""
     cert = tmp_path / "cert.json"
     cert.write_text('{"old": "certificate"}\n')
     process = subprocess.Popen(
         [sys.executable, "-m", "conformance.cli", "certify", str(slow_adapter(tmp_path)), "--json", str(cert),
-         "--quiet", "--database", "none"],
+         "--quiet", "--database", "none", "--jobs", "1"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until workers have started running clauses
-        time.sleep(0.5)
-        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-        if children and time.monotonic() > deadline - 52:
-            break
+    assert process.stderr.readline().startswith("certifying"), "the run did not start"
+    time.sleep(2)  # clauses are running now
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == status, err
     data = json.loads(cert.read_text())  # valid JSON: never half-written
     assert data["complete"] is False
     assert "interrupted" in err
+    verdicts = [b["verdict"] for b in data["blocks"].values()]
+    assert "incomplete" in verdicts and "fail" not in verdicts, verdicts
+    for block in data["blocks"].values():
+        for clause in block.get("clauses", []):
+            assert "SIGKILL" not in clause["message"] and clause["status"] != "fail", clause
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".cert.json.")]
     assert not leftovers, leftovers

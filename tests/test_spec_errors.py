@@ -276,7 +276,7 @@ def test_mutation_strategy_really_mutates():
     """Guard against a strategy that silently produces the valid spec every time."""
     seen = set()
 
-    @settings(max_examples=30, database=None)
+    @settings(max_examples=30, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(text=_mutated_spec())
     def collect(text):
         seen.add(text != VALID_TEXT)

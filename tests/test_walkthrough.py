@@ -146,7 +146,7 @@ def test_step_2_certify_mine_fails(certified):
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"✗ {FAILING}" in done.stdout
     assert "counterexample:" in done.stdout
-    assert f"reproduce: attncert reproduce mine {FAILING} --case" in done.stdout
+    assert f"reproduce: attncert replay mine.json {FAILING}" in done.stdout
     cert = json.loads((folder / "mine.json").read_text())
     assert cert["implementation"] == "mine"
     assert cert["blocks"]["se"]["verdict"] == "fail"

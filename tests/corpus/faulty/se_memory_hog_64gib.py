@@ -1,9 +1,9 @@
 """SE whose forward allocates a 64 GiB tensor with `torch.empty` and touches every page (`fill_`).
 
-Misbehaviour: runaway memory. `torch.empty` alone may succeed lazily (overcommit); `fill_` then
-commits all 64 GiB. Under the harness's memory limit for the child (RLIMIT_AS or a cgroup, which
-must be well below 64 GiB) this ends either in a RuntimeError from the allocator (RLIMIT_AS) or in
-the child being killed by the OOM killer (cgroup, SIGKILL); both must become a failing clause.
+Misbehaviour: runaway memory. Where the kernel refuses the single 64 GiB request (heuristic
+overcommit on a smaller machine) the allocator raises; where it grants it lazily, `fill_` commits
+page after page until attncert's guard on resident memory kills the process. Both must become a
+failing clause (se_memory_hog_touching.py always takes the second path).
 
 DANGER: never run this without a memory limit on a machine with less than ~70 GiB of free memory:
 the kernel's OOM killer may pick another process. On a machine with more free memory and no limit

@@ -1,0 +1,372 @@
+"""Error bounds: the oracle's float64 values, each with how far a correct implementation may stray.
+
+An implementation computes a block in float32 (or float64, bfloat16, float16, TF32 matmuls, under
+autocast), in its own order of operations. How far its result may lie from the exact one depends on
+the data: a logit summed from large terms of both signs is less certain than its value suggests,
+a saturated gate is exact to the last bit. ``Bounded`` carries, beside each float64 value ``v``, a
+first-order bound ``e`` on |implementation - exact| and the dtype the implementation holds the
+tensor in. The oracle (``conformance/oracle.py``) is written against the tensor method API, so the
+same recipe runs on plain tensors (values and autograd gradients) and on ``Bounded`` (values and
+bounds). Rules, with u the unit roundoff of the result's dtype and N the number of terms:
+
+- sum of N terms: sum of the terms' bounds + N u_acc sum|terms| (any summation order);
+- dot products (linear, conv): |W| e_x + (operand rounding + K u_acc) |W||x| (+ rounding of the result);
+- sigmoid: its largest slope within [z - e, z + e] times e; ReLU, clamp, max: 1-Lipschitz, exact;
+- products and quotients: first-order propagation; every result: + u |v| + the dtype's tiny (underflow).
+
+Each rule is a worst case over summation orders, so clauses compare |found - v| <= SAFETY * e
+element by element: strict where the computation is well conditioned, lenient exactly where float
+arithmetic cannot do better. ``Precision`` says how matmuls and convolutions round (strict IEEE,
+TF32 operands, autocast to bfloat16/float16). A ``Tracker`` records, while a recipe runs, how close
+any ReLU or clamp input came to its kink and any max to a tie, and whether a value overflowed the
+dtype: gradients are only compared where the block is differentiable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from .lazy import lazy_torch
+
+torch = lazy_torch()
+
+SAFETY = 16  # |found - v| <= SAFETY * e: first-order bounds and library accuracy (sigmoid, exp) fit well inside
+TF32_UNIT = 2.0**-11  # TF32 keeps 10 explicit mantissa bits: unit roundoff 2^-11
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How the implementation's matmuls and convolutions round (DESIGN §3 --tf32, --autocast)."""
+
+    name: str  # strict | tf32 | autocast-bf16 | autocast-fp16
+    tf32: bool = False
+    autocast: str | None = None  # dtype name that linear/conv run in under torch.autocast
+
+    @property
+    def autocast_dtype(self):
+        return getattr(torch, self.autocast) if self.autocast else None
+
+
+PRECISIONS = {
+    "strict": Precision("strict"),
+    "tf32": Precision("tf32", tf32=True),
+    "autocast-bf16": Precision("autocast-bf16", autocast="bfloat16"),
+    "autocast-fp16": Precision("autocast-fp16", autocast="float16"),
+}
+
+
+def unit(dtype) -> float:
+    """Unit roundoff of a dtype: half its machine epsilon."""
+    return torch.finfo(dtype).eps / 2
+
+
+def gamma(n: float, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u): the relative error of n accumulated roundings."""
+    nu = n * u
+    return nu / (1 - nu) if nu < 0.5 else math.inf
+
+
+def accumulation_unit(dtype) -> float:
+    """Sums of reduced-precision tensors accumulate in float32 in every PyTorch backend."""
+    return unit(dtype) if dtype == torch.float64 else unit(torch.float32)
+
+
+@dataclass
+class Tracker:
+    """What a bounded evaluation noticed: the nearest kink or tie, and overflow of a dtype's range."""
+
+    precision: Precision = PRECISIONS["strict"]
+    relative_margin: float = 1e-9  # a kink closer than this (relative to the tensor's scale) is "at" the kink
+    nearest_kink: float = math.inf  # smallest distance / tolerance seen; < 1: not differentiable here
+    kink_where: str = ""
+    overflow: str = ""
+
+    def note_kink(self, distance, bound, scale: float, what: str) -> None:
+        tolerance = SAFETY * bound + self.relative_margin * scale
+        ratio = (distance / tolerance.clamp_min(torch.finfo(torch.float64).tiny)).min().item() if distance.numel() else math.inf
+        if ratio < self.nearest_kink:
+            self.nearest_kink, self.kink_where = ratio, what
+
+    def note_range(self, v, e, dtype, what: str) -> None:
+        limit = torch.finfo(dtype).max / SAFETY
+        if not self.overflow and v.numel() and (v.abs() + e).max().item() > limit:
+            self.overflow = f"{what} exceeds the range of {str(dtype)[6:]}"
+
+    @property
+    def differentiable(self) -> bool:
+        return self.nearest_kink >= 1
+
+
+_TRACKER: contextvars.ContextVar[Tracker] = contextvars.ContextVar("attncert_tracker", default=Tracker())
+
+
+@contextlib.contextmanager
+def tracking(precision: Precision, relative_margin: float = 1e-9) -> Iterator[Tracker]:
+    """Evaluate bounded recipes under ``precision``; the tracker collects kinks and overflow."""
+    tracker = Tracker(precision, relative_margin)
+    token = _TRACKER.set(tracker)
+    try:
+        yield tracker
+    finally:
+        _TRACKER.reset(token)
+
+
+def _tracker() -> Tracker:
+    return _TRACKER.get()
+
+
+def _rounding(v, dtype):
+    """The rounding of a result to ``dtype``: relative u, plus the dtype's smallest normal for underflow."""
+    return unit(dtype) * v.abs() + torch.finfo(dtype).tiny
+
+
+def _scale(t) -> float:
+    return t.abs().max().item() if t.numel() else 0.0
+
+
+class Bounded:
+    """A float64 value ``v``, a bound ``e`` on an implementation's error, the implementation's ``dtype``."""
+
+    __slots__ = ("v", "e", "dtype")
+
+    def __init__(self, v, e=None, dtype=None):
+        self.v = v
+        self.e = torch.zeros_like(v) if e is None else e
+        self.dtype = dtype if dtype is not None else v.dtype
+        _tracker().note_range(self.v, self.e, self.dtype, "a value")
+
+    @classmethod
+    def exact(cls, values, dtype) -> "Bounded":
+        """An input tensor: exactly these values, held in ``dtype``."""
+        return cls(values.to(torch.float64), None, dtype)
+
+    # ------------------------------------------------------------ shape (no arithmetic: exact)
+    def _same(self, fn) -> "Bounded":
+        return Bounded(fn(self.v), fn(self.e), self.dtype)
+
+    def __getitem__(self, index):
+        return self._same(lambda t: t[index])
+
+    def reshape(self, *shape):
+        return self._same(lambda t: t.reshape(*shape))
+
+    def flatten(self, *dims):
+        return self._same(lambda t: t.flatten(*dims))
+
+    def permute(self, *dims):
+        return self._same(lambda t: t.permute(*dims))
+
+    def unsqueeze(self, dim):
+        return self._same(lambda t: t.unsqueeze(dim))
+
+    def squeeze(self, dim):
+        return self._same(lambda t: t.squeeze(dim))
+
+    def split(self, sizes, dim):
+        return [Bounded(v, e, self.dtype) for v, e in zip(self.v.split(sizes, dim), self.e.split(sizes, dim))]
+
+    @property
+    def shape(self):
+        return self.v.shape
+
+    # ------------------------------------------------------------ elementwise arithmetic
+    @staticmethod
+    def _operand(other, like: "Bounded") -> "Bounded":
+        if isinstance(other, Bounded):
+            return other
+        if isinstance(other, (int, float)):  # Python scalars do not promote the dtype
+            return Bounded(torch.full_like(like.v, float(other)), None, like.dtype)
+        return Bounded(other.to(torch.float64), None, other.dtype)
+
+    def _result(self, other: "Bounded", v, e) -> "Bounded":
+        dtype = torch.promote_types(self.dtype, other.dtype)
+        return Bounded(v, e + _rounding(v, dtype), dtype)
+
+    def __add__(self, other):
+        other = self._operand(other, self)
+        return self._result(other, self.v + other.v, self.e + other.e)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        other = self._operand(other, self)
+        return self._result(other, self.v - other.v, self.e + other.e)
+
+    def __rsub__(self, other):
+        return self._operand(other, self) - self
+
+    def __neg__(self):
+        return Bounded(-self.v, self.e, self.dtype)
+
+    def __mul__(self, other):
+        other = self._operand(other, self)
+        e = self.v.abs() * other.e + self.e * other.v.abs() + self.e * other.e
+        return self._result(other, self.v * other.v, e)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = self._operand(other, self)
+        v = self.v / other.v
+        room = other.v.abs() - other.e  # the denominator's distance from zero, at worst
+        e = torch.where(room > 0, (self.e + v.abs() * other.e) / room.clamp_min(torch.finfo(torch.float64).tiny), math.inf)
+        return self._result(other, v, e)
+
+    def pow(self, exponent: int):
+        if exponent != 2:
+            raise NotImplementedError("only squares are bounded")
+        return self * self
+
+    def sqrt(self):
+        v = self.v.sqrt()
+        low = (self.v - self.e).clamp_min(0).sqrt()
+        return Bounded(v, self.e / (v + low).clamp_min(torch.finfo(torch.float64).tiny) + _rounding(v, self.dtype), self.dtype)
+
+    # ------------------------------------------------------------ nonlinearities
+    def sigmoid(self):
+        v = self.v.sigmoid()
+        # the largest slope s(1 - s) within [z - e, z + e] is where that interval comes closest to 0
+        nearest = torch.where(self.v.abs() <= self.e, torch.zeros_like(self.v), self.v - self.v.sign() * self.e)
+        slope = nearest.sigmoid() * (1 - nearest.sigmoid())
+        return Bounded(v, slope * self.e + 4 * _rounding(v, self.dtype), self.dtype)
+
+    def clamp(self, low=None, high=None):
+        tracker = _tracker()
+        for edge in (low, high):
+            if edge is not None:
+                tracker.note_kink((self.v - edge).abs(), self.e, _scale(self.v), f"clamp at {edge:g}")
+        return Bounded(self.v.clamp(low, high), self.e, self.dtype)
+
+    def relu(self):
+        return self.clamp(0.0)
+
+    def clamp_min(self, low):
+        return self.clamp(low)
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, dim, keepdim: bool = False):
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        n = math.prod(self.v.shape[d] for d in dims)
+        v = self.v.sum(dims, keepdim=keepdim)
+        spread = gamma(n, accumulation_unit(self.dtype)) * self.v.abs().sum(dims, keepdim=keepdim)
+        return Bounded(v, self.e.sum(dims, keepdim=keepdim) + spread + _rounding(v, self.dtype), self.dtype)
+
+    def mean(self, dim, keepdim: bool = False):
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        n = math.prod(self.v.shape[d] for d in dims)
+        total = self.sum(dims, keepdim)
+        v = total.v / n
+        return Bounded(v, total.e / n + _rounding(v, self.dtype), self.dtype)
+
+    def amax(self, dim, keepdim: bool = False):
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        v = self.v.amax(dims, keepdim=keepdim)
+        e = self.e.amax(dims, keepdim=keepdim)  # a max moves by at most its arguments' largest error
+        moved = self.v.movedim(dims, tuple(range(-len(dims), 0))).flatten(-len(dims))
+        if moved.shape[-1] > 1:
+            top = moved.topk(2, dim=-1).values
+            err = self.e.movedim(dims, tuple(range(-len(dims), 0))).flatten(-len(dims)).amax(-1)
+            _tracker().note_kink(top[..., 0] - top[..., 1], 2 * err, _scale(self.v), "a tie in a max")
+        return Bounded(v, e, self.dtype)
+
+
+# ---------------------------------------------------------------- dot products
+def _dot_product(x: Bounded, weight, bias, apply, fan_in: int) -> Bounded:
+    """``apply(values, weight, bias)`` is a linear map (linear, conv): bound it and round as the precision does."""
+    precision = _tracker().precision
+    w, b = _plain(weight), None if bias is None else _plain(bias)
+    v = apply(x.v, w, b)
+    magnitude = apply(x.v.abs(), w.abs(), None if b is None else b.abs())
+    operand, dtype = 0.0, x.dtype
+    low = precision.autocast_dtype
+    if low is not None and x.dtype != torch.float64:
+        operand, dtype = 2 * unit(low), low  # autocast casts both operands, and the result is low precision
+    elif precision.tf32 and x.dtype == torch.float32:
+        operand = 2 * TF32_UNIT
+    terms = fan_in + (bias is not None)
+    e = apply(x.e, w.abs(), None) + (operand + gamma(terms, accumulation_unit(x.dtype))) * magnitude
+    _tracker().note_range(magnitude, e, dtype, "a dot product")
+    return Bounded(v, e + _rounding(v, dtype), dtype)
+
+
+def _plain(t):
+    """A weight's float64 values (the oracle hands weights to bounded recipes as exact ``Bounded``)."""
+    return t.v if isinstance(t, Bounded) else t.to(torch.float64)
+
+
+def linear(x, weight, bias=None):
+    functional = torch.nn.functional
+    if not isinstance(x, Bounded):
+        return functional.linear(x, weight, bias)
+    return _dot_product(x, weight, bias, functional.linear, _plain(weight).shape[-1])
+
+
+def conv1d(x, weight, bias=None, padding: int = 0, circular: bool = False):
+    """Cross-correlation of [B, 1, L] with [1, 1, k], zero or circular padding on each side."""
+    functional = torch.nn.functional
+
+    def apply(values, w, b):
+        if circular:
+            return functional.conv1d(functional.pad(values, (padding, padding), mode="circular"), w, b)
+        return functional.conv1d(values, w, b, padding=padding)
+
+    if not isinstance(x, Bounded):
+        return apply(x, weight, bias)
+    return _dot_product(x, weight, bias, apply, _plain(weight)[0].numel())
+
+
+def conv2d(x, weight, bias=None, padding: int = 0):
+    functional = torch.nn.functional
+    apply = lambda values, w, b: functional.conv2d(values, w, b, padding=padding)  # noqa: E731
+    if not isinstance(x, Bounded):
+        return apply(x, weight, bias)
+    return _dot_product(x, weight, bias, apply, _plain(weight)[0].numel())
+
+
+def cat(tensors: Sequence, dim: int):
+    if not any(isinstance(t, Bounded) for t in tensors):
+        return torch.cat(list(tensors), dim)
+    parts = [t if isinstance(t, Bounded) else Bounded.exact(t, t.dtype) for t in tensors]
+    dtype = parts[0].dtype
+    for p in parts[1:]:
+        dtype = torch.promote_types(dtype, p.dtype)
+    return Bounded(torch.cat([p.v for p in parts], dim), torch.cat([p.e for p in parts], dim), dtype)
+
+
+@dataclass
+class Comparison:
+    """The worst element of a comparison against a bounded expectation."""
+
+    ok: bool
+    index: tuple[int, ...] = ()
+    found: float = 0.0
+    expected: float = 0.0
+    allowed: float = 0.0
+    ratio: float = 0.0  # |found - expected| / allowed at the worst element
+    details: dict = field(default_factory=dict)
+
+
+def unravel(flat: int, shape) -> tuple[int, ...]:
+    """The index of element ``flat`` of a row-major tensor of ``shape``."""
+    index = []
+    for size in reversed(tuple(shape)):
+        flat, rest = divmod(flat, size)
+        index.append(rest)
+    return tuple(reversed(index))
+
+
+def compare(found, expected: Bounded, spread: float = 1.0) -> Comparison:
+    """Whether ``found`` is within SAFETY * spread * e of ``expected.v`` everywhere (NaN never is)."""
+    found64 = found.detach().to("cpu", torch.float64)
+    allowed = SAFETY * spread * expected.e + torch.finfo(found.dtype).tiny
+    excess = (found64 - expected.v).abs() / allowed
+    excess = torch.where(excess.isnan(), torch.full_like(excess, math.inf), excess)
+    if not excess.numel():
+        return Comparison(True)
+    index = unravel(int(excess.argmax()), excess.shape)
+    worst = excess[index].item()
+    return Comparison(worst <= 1, index, found64[index].item(), expected.v[index].item(), allowed[index].item(), worst)
