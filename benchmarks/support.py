@@ -14,26 +14,11 @@ cost, not the block's):
 - **R**, a read pass: ``torch.mean(x, (2, 3), out=small)`` reads ``x`` once, writes almost nothing.
 - **RW**, a read-and-write pass: ``out.copy_(x)`` into an existing ``out``.
 
-Forward:
-
-- **SE, ECA, CBAM channel attention: 1 R + 1 RW.** The gate needs global pooling over H, W (max
-  and mean can share one read), so every element is read once before any output can be written;
-  then the output is ``x * gate``: one read and one write.
-- **CBAM spatial attention: 1 R + 1 RW.** Max and mean over channels share one read; the output
-  pass is the same.
-- **CBAM: 2 R + 1 RW.** The spatial pools are over ``x * channel_gate``, and the channel gate is a
-  global pool of all of ``x``, so a second full read is forced before the output pass (the
-  product need not be stored: each read can recompute it).
-
-Forward + backward (the forward's passes, then):
-
-- **SE, ECA, channel attention, spatial attention: + 2 R + 1 RW.** The gate's gradient is a
-  reduction of ``grad_out * x`` (two tensors read); the input's gradient, ``grad_out * gate`` plus
-  the pools' broadcast terms, reads ``grad_out`` and writes ``grad_x`` (max pooling's maxima are
-  located by indices saved in the forward, no further read). Total 3 R + 2 RW.
-- **CBAM: + 4 R + 1 RW.** ``grad_spatial_gate`` reduces ``grad_out * x * g`` (2 R);
-  ``grad_channel_gate`` reduces ``grad_y * x`` where ``grad_y`` is recomputed on the fly from
-  ``grad_out`` (2 R); ``grad_x`` reads ``grad_out`` and writes (1 RW). Total 6 R + 2 RW.
+How many of each a block's forward, and forward + backward, cannot avoid is spec data: the block's
+``benchmark`` entry in ``spec/blocks.yaml``, with the reasoning beside it (SE: 1 R + 1 RW forward,
+since the gate needs a global pool of ``x`` before any output can be written, then ``x * gate``
+reads and writes once; 3 R + 2 RW with the backward, whose gate gradient reduces ``grad_out * x``
+and whose input gradient reads ``grad_out`` and writes ``grad_x``).
 
 An implementation can beat the floor (ratio < 1) only by keeping data in cache between passes;
 every eager framework op is at least one pass, so ratios show how many passes (and allocations)
@@ -61,36 +46,25 @@ from pathlib import Path
 
 import torch
 
-BLOCKS = ("se", "eca", "channel_attention", "spatial_attention", "cbam")
+from conformance.spec import load_spec
+
+SPEC = load_spec()
+BLOCKS = tuple(SPEC.blocks)  # the spec is the one list of blocks
 PASSES = ("forward", "forward+backward")
 DOCUMENTS_SHAPE = (1, 32, 16, 16)
 LARGE_SHAPES = ((32, 256, 56, 56), (64, 512, 28, 28), (64, 2048, 7, 7))
 HEADLINE_SHAPE = LARGE_SHAPES[0]
 
-# Read passes and read-and-write passes of the floor, per block and pass (see the module docstring).
-FLOOR_PASSES = {
-    ("se", "forward"): (1, 1),
-    ("eca", "forward"): (1, 1),
-    ("channel_attention", "forward"): (1, 1),
-    ("spatial_attention", "forward"): (1, 1),
-    ("cbam", "forward"): (2, 1),
-    ("se", "forward+backward"): (3, 2),
-    ("eca", "forward+backward"): (3, 2),
-    ("channel_attention", "forward+backward"): (3, 2),
-    ("spatial_attention", "forward+backward"): (3, 2),
-    ("cbam", "forward+backward"): (6, 2),
-}
+# Read passes and read-and-write passes of the floor, per block and pass: the spec's ``benchmark``.
+FLOOR_PASSES = {(name, pass_): tuple(block.benchmark[pass_]) for name, block in SPEC.blocks.items()
+                for pass_ in PASSES if block.benchmark is not None}
 
 
 def block_kwargs(block: str, channels: int) -> dict:
-    """The documents' defaults: ratio 4, b 1, gamma 2, kernel 7."""
-    return {
-        "se": {"in_channel": channels, "ratio": 4},
-        "eca": {"in_channel": channels, "b": 1, "gamma": 2},
-        "channel_attention": {"in_channel": channels, "ratio": 4},
-        "spatial_attention": {"kernel_size": 7},
-        "cbam": {"in_channel": channels, "ratio": 4, "kernel_size": 7},
-    }[block]
+    """The spec's defaults (the documents': ratio 4, b 1, gamma 2, kernel 7), C from the input."""
+    spec_block = SPEC.block(block)
+    kwargs = {"in_channel": channels} if any(p.name == "in_channel" for p in spec_block.params) else {}
+    return {**kwargs, **{k: v for k, v in spec_block.defaults.items() if k != "in_channel"}}
 
 
 def floor_model(block: str, pass_: str) -> str:

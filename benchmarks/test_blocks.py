@@ -26,7 +26,7 @@ def _cases():
     for shape in SETTINGS.shapes:
         for impl, module in IMPLS.items():
             for block in SETTINGS.blocks:
-                if not callable(getattr(module, block, None)):
+                if not callable(getattr(module, support.SPEC.block(block).factory, None)):
                     continue  # the implementation does not provide this block
                 for pass_ in support.PASSES:
                     label = f"{impl}-{block}-{pass_}-{'x'.join(map(str, shape))}"
@@ -86,7 +86,8 @@ def test_block(benchmark, impl, block, pass_, shape):
     benchmark.group = f"{support.shape_label(shape)} {pass_}"
     benchmark.extra_info.update(impl=impl, block=block, pass_=pass_, shape=list(shape))
     try:
-        module = getattr(IMPLS[impl], block)(**support.block_kwargs(block, shape[1])).to(SETTINGS.device)
+        factory = getattr(IMPLS[impl], support.SPEC.block(block).factory)
+        module = factory(**support.block_kwargs(block, shape[1])).to(SETTINGS.device)
         call, reset = _one_call(module, x, grad_out, pass_)
         call()  # a trial call: an implementation that raises becomes an error row
         reset()

@@ -1,7 +1,8 @@
 """``attncert stat``: the documents' torchstat tables, reproduced on pandas >= 2 and cross-checked.
 
-The documents print ``torchstat.stat(model, input_size=[32, 16, 16])`` for SE, ECA and CBAM. That
-call no longer works: torchstat 0.0.7's report uses ``DataFrame.append``, removed in pandas 2.0.
+The documents print ``torchstat.stat(model, input_size=[32, 16, 16])`` for SE, ECA and CBAM; this
+prints the table of every block of the spec, compared with the documents' where the spec records
+them (its ``figures``). The documents' call no longer works: torchstat 0.0.7's report uses ``DataFrame.append``, removed in pandas 2.0.
 This module runs torchstat's own measuring path, ``ModelStat(model, input_size,
 query_granularity=1)._analyze_model()``, on the reference implementation (impl/reference.py, whose
 submodule names and order are the documents'), and builds the rows from the collected nodes itself:
@@ -32,7 +33,6 @@ from typing import Any, Mapping
 
 from .targets import IMPL_DIR
 
-BLOCKS = ("se", "eca", "cbam")
 DOCUMENTED_INPUT = (32, 16, 16)
 REFERENCE_PATH = IMPL_DIR / "reference.py"
 FIELDS = ("params", "madd", "flops", "memread", "memwrite")  # per-layer figures the documents print
@@ -239,7 +239,8 @@ def _flop_counter(model, input_chw: tuple[int, int, int]) -> tuple[int, dict[str
 
 
 def _block_kwargs(block, input_chw: tuple[int, int, int]) -> dict[str, int]:
-    kwargs = {"in_channel": input_chw[0]}
+    """The spec's defaults, with the channel count from the input where the block takes one."""
+    kwargs = {"in_channel": input_chw[0]} if any(p.name == "in_channel" for p in block.params) else {}
     kwargs.update((k, v) for k, v in block.defaults.items() if k != "in_channel")
     return kwargs
 
@@ -391,17 +392,18 @@ def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
     )
 
 
-def build_tables(input_chw) -> list[BlockTable]:
-    """torchstat tables of the reference SE, ECA and CBAM (spec defaults, C from the input), in that order.
+def build_tables(input_chw, blocks=None) -> list[BlockTable]:
+    """torchstat tables of the reference's blocks (spec defaults, C from the input), in spec order:
+    every block of the spec, or the ``blocks`` named.
 
-    Raises ValueError for an input outside the blocks' domain (e.g. C < 4 with ratio 4) and
+    Raises ValueError for an input outside a block's domain (e.g. C < 4 with ratio 4) and
     ``conformance.spec.SpecError`` for a spec that cannot be loaded.
     """
     chw = _check_input(input_chw)
     from .spec import load_spec
 
     spec = load_spec()
-    return [_build_block(spec.block(name), chw) for name in BLOCKS]
+    return [_build_block(spec.block(name), chw) for name in blocks or spec.blocks]
 
 
 # ---------------------------------------------------------------- printing
@@ -508,7 +510,7 @@ def _render_block(table: BlockTable, marks: _Marks) -> list[str]:
 
 
 def main_stat(input_chw: tuple[int, int, int] = DOCUMENTED_INPUT, out: typing.TextIO = sys.stdout) -> int:
-    """Print the torchstat tables of SE, ECA and CBAM at ``input_chw``.
+    """Print the torchstat tables of every block of the spec at ``input_chw``.
 
     Exit status: 0 every figure checks out (the documents' figures at their input, the spec's
     parameter counts, the FlopCounterMode cross-check); 1 some figure differs; 2 a bad input size or
@@ -550,7 +552,7 @@ def main_stat(input_chw: tuple[int, int, int] = DOCUMENTED_INPUT, out: typing.Te
     ok = all(t.ok for t in tables)
     lines.append("")
     if documented:
-        same = all(t.matches_documents for t in tables)
+        same = all(t.matches_documents is not False for t in tables)
         lines.append(
             f"{marks.flag(ok)} "
             + ("every figure equals the documents'" if same else "some figures differ from the documents'")
