@@ -205,3 +205,21 @@ def sequence(setting: Setting, x, *, residual=False):
         stage_weights = {k[len(prefix):]: v for k, v in setting.weights.items() if k.startswith(prefix)}
         out = forward(setting.spec, stage, stage_env, stage_weights, out, setting.training)
     return x + out if residual else out
+
+
+@gate("coordinate")
+def coordinate_gate(setting: Setting, x):
+    """x * a_w * a_h: averages along W (one per row) and along H (one per column) go through one
+    1x1 convolution, BatchNorm and h-swish as a strip of H + W positions, then a 1x1 convolution and
+    a sigmoid each give a gate per row and per column (Hou, Zhou, Feng, CVPR 2021)."""
+    w = setting.weights
+    height = x.shape[2]
+    rows = x.mean(dim=3, keepdim=True)  # [B, C, H, 1]
+    columns = x.mean(dim=2, keepdim=True).permute(0, 1, 3, 2)  # [B, C, W, 1]
+    strip = numeric.conv2d(numeric.cat([rows, columns], 2), w["conv1.weight"], w.get("conv1.bias"))
+    strip = batch_norm(strip, w["bn1.weight"], w["bn1.bias"], setting.training)
+    strip = strip * (strip + 3).clamp(0, 6) / 6  # h-swish
+    per_row, per_column = strip.split([height, strip.shape[2] - height], 2)
+    gate_rows = numeric.conv2d(per_row, w["conv_h.weight"], w.get("conv_h.bias")).sigmoid()
+    gate_columns = numeric.conv2d(per_column.permute(0, 1, 3, 2), w["conv_w.weight"], w.get("conv_w.bias")).sigmoid()
+    return x * gate_columns * gate_rows

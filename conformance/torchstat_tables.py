@@ -23,6 +23,7 @@ import contextlib
 import functools
 import importlib.util
 import io
+import math
 import sys
 import typing
 import warnings
@@ -63,7 +64,8 @@ NOTES = (
     "(pooling, ReLU, sigmoid, the gating multiply), at 2 FLOPs per multiply-accumulate (2 * m * n * k "
     "for a matmul; every output position of a convolution, zero padding included), summed over all "
     "calls of the layer. 'FC check' verifies FlopCounter == 2 * Flops * calls on the Linear and "
-    "Conv2d rows (torchstat's Flops are MACs); '-' where the two tools count different things.",
+    "Conv2d rows (torchstat's Flops are MACs, plus one per output where the layer has a bias, which "
+    "FlopCounterMode does not count); '-' where the two tools count different things.",
     "calls: how often the layer runs in one forward pass. torchstat keeps the figures of the last "
     "call only, so CBAM's shared MLP (fc1, fc2, relu: run on the max- and on the average-pooled "
     "vector) is counted once by torchstat and twice by FlopCounterMode.",
@@ -299,8 +301,9 @@ def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
         n_calls = calls.get(node.name, 0)
         fc = fc_per_module.get(node.name, 0)
         check = None
-        if kind in _MAC_TYPES and getattr(module, "bias", None) is None:
-            check = fc == 2 * flops * n_calls
+        if kind in _MAC_TYPES:  # torchstat adds one flop per output for a bias; FlopCounterMode counts none
+            bias_adds = math.prod(node.output_shape) if getattr(module, "bias", None) is not None else 0
+            check = fc == 2 * (flops - bias_adds) * n_calls
         values = {
             "params": int(node.parameter_quantity),
             "madd": int(node.MAdd),

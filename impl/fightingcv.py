@@ -18,6 +18,9 @@ Blocks (line numbers: fightingcv-attention 1.0.0, fightingcv_attention/attention
 - ``cbam``: ``CBAMBlock(channel=in_channel, reduction=ratio, kernel_size=kernel_size)`` (lines 44-71).
   Declared: ``conv_bias=True`` (as above) and ``residual=True`` (lines 68 and 71, ``residual = x`` ...
   ``return out + residual``).
+- ``coord_attention``: ``CoordAtt(inp=in_channel, oup=in_channel, reduction=reduction)``
+  (CoordAttention.py:21-55), the authors' code with its unused import removed: no variant. Its
+  parameters register in the canonical order, so no loader is needed.
 
 The 1x1 convolutions take the canonical linear weights reshaped to [out, in, 1, 1].
 """
@@ -26,12 +29,13 @@ from _adapter_support import import_library as _import_library, load_by_names as
 from torch import nn
 
 
-_se_attention, _eca_attention, _cbam = _import_library(__file__, "fightingcv_attention",
+_se_attention, _eca_attention, _cbam, _coordinate = _import_library(__file__, "fightingcv_attention",
     "fightingcv-attention",
     (
         "fightingcv_attention.attention.SEAttention",
         "fightingcv_attention.attention.ECAAttention",
         "fightingcv_attention.attention.CBAM",
+        "fightingcv_attention.attention.CoordAttention",
     ),
 )
 
@@ -71,6 +75,10 @@ def spatial_attention(*, kernel_size: int = 7):
 
 def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
     return _cbam.CBAMBlock(channel=in_channel, reduction=ratio, kernel_size=kernel_size)
+
+
+def coord_attention(*, in_channel: int, reduction: int = 32):
+    return _coordinate.CoordAtt(inp=in_channel, oup=in_channel, reduction=reduction)
 
 
 # ---------------------------------------------------------------- weight transfer: names only

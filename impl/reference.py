@@ -6,6 +6,8 @@ their tables) and the canonical parameter names of the plug-in contract (DESIGN 
 - SE: Hu et al., Squeeze-and-Excitation Networks, https://arxiv.org/abs/1709.01507
 - ECA: Wang et al., ECA-Net, https://arxiv.org/abs/1910.03151
 - CBAM: Woo et al., CBAM, https://arxiv.org/abs/1807.06521
+- Coordinate attention: Hou et al., CVPR 2021, https://arxiv.org/abs/2103.02907 (names and order as
+  the authors' CoordAtt, so its state dict loads as it is)
 """
 
 import math
@@ -104,6 +106,29 @@ class CBAM(nn.Module):
         return self.spatial_attention(self.channel_attention(x))
 
 
+class CoordinateAttention(nn.Module):
+    """Averages along W and along H, one shared 1x1 conv + BatchNorm + h-swish over the H + W strip,
+    then a sigmoid gate per row and one per column; width max(8, C // reduction), biases on."""
+
+    def __init__(self, in_channel: int, reduction: int = 32):
+        super().__init__()
+        hidden = max(8, in_channel // reduction)
+        self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
+        self.pool_w = nn.AdaptiveAvgPool2d((1, None))
+        self.conv1 = nn.Conv2d(in_channel, hidden, 1)
+        self.bn1 = nn.BatchNorm2d(hidden)
+        self.act = nn.Hardswish()
+        self.conv_h = nn.Conv2d(hidden, in_channel, 1)
+        self.conv_w = nn.Conv2d(hidden, in_channel, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height = x.shape[2]
+        strip = torch.cat([self.pool_h(x), self.pool_w(x).transpose(2, 3)], dim=2)  # [B, C, H + W, 1]
+        strip = self.act(self.bn1(self.conv1(strip)))
+        per_row, per_column = torch.split(strip, [height, strip.shape[2] - height], dim=2)
+        return x * self.conv_w(per_column.transpose(2, 3)).sigmoid() * self.conv_h(per_row).sigmoid()
+
+
 def se(*, in_channel: int, ratio: int = 4) -> nn.Module:
     return SqueezeExcitation(in_channel, ratio)
 
@@ -122,3 +147,7 @@ def spatial_attention(*, kernel_size: int = 7) -> nn.Module:
 
 def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7) -> nn.Module:
     return CBAM(in_channel, ratio, kernel_size)
+
+
+def coord_attention(*, in_channel: int, reduction: int = 32) -> nn.Module:
+    return CoordinateAttention(in_channel, reduction)

@@ -21,6 +21,13 @@ variants; they are declared in ``VARIANTS`` (line numbers: timm 1.0.31):
   ``batchnorm=True`` (cbam.py:86 ``ConvNormAct(2, 1, k, apply_act=False)``: a bias-free conv, then
   BatchNorm2d(1)).
 - cbam: the two stages' options together (cbam.py:131-141).
+- coord_attention (``timm.layers.coord_attn.CoordAttn``, timm >= 1.0.23; the factory maps
+  ``reduction -> rd_ratio=1/reduction`` with ``se_factor=1`` so that the width is C / reduction
+  before rounding): ``bias=False`` (coord_attn.py:31 ``bias: bool = False``, used by all three 1x1
+  convs, lines 66 and 70-71); ``hidden_divisor=8`` (line 64, ``make_divisible(channels * rd_ratio *
+  se_factor, rd_divisor, round_limit=0.)`` with ``rd_divisor=8``, line 29). Its activation
+  (nn.Hardswish), BatchNorm, mean pools and sigmoid gates are the authors'. Its parameters register
+  in the canonical order (conv1, bn1, conv_h, conv_w), so no loader is needed.
 
 The ``load_<block>`` hooks only copy the canonical tensors onto timm's parameter names, reshaping
 linear weights into 1x1 conv weights; they raise when the canonical state does not cover timm's
@@ -32,6 +39,10 @@ from _adapter_support import import_library as _import_library, load_by_names as
 
 _squeeze_excite, _eca, _cbam = _import_library(__file__, "timm", "timm", ("timm.layers.squeeze_excite", "timm.layers.eca", "timm.layers.cbam")
 )
+try:  # CoordAttn arrived in timm 1.0.23: with an older timm this adapter provides the other blocks
+    (_coord_attn,) = _import_library(__file__, "timm", "timm", ("timm.layers.coord_attn",))
+except ModuleNotFoundError:
+    _coord_attn = None
 
 VARIANTS = {
     "se": {"bias": True, "hidden_divisor": 8},
@@ -39,6 +50,7 @@ VARIANTS = {
     "channel_attention": {"hidden_divisor": 1},
     "spatial_attention": {"pool_order": "mean_max", "batchnorm": True},
     "cbam": {"hidden_divisor": 1, "pool_order": "mean_max", "batchnorm": True},
+    "coord_attention": {"bias": False, "hidden_divisor": 8},
 }
 
 
@@ -60,6 +72,12 @@ def spatial_attention(*, kernel_size: int = 7):
 
 def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
     return _cbam.CbamModule(in_channel, rd_ratio=1.0 / ratio, spatial_kernel_size=kernel_size)
+
+
+if _coord_attn is not None:
+
+    def coord_attention(*, in_channel: int, reduction: int = 32):
+        return _coord_attn.CoordAttn(in_channel, rd_ratio=1.0 / reduction, se_factor=1.0)
 
 
 # ---------------------------------------------------------------- weight transfer: names only

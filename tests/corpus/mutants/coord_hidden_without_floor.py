@@ -1,0 +1,31 @@
+"""Coordinate attention whose width is C // reduction, without the paper's floor of 8.
+
+Broken: hidden = max(1, in_channel // reduction); visible in the parameter count whenever C // reduction < 8.
+"""
+
+import torch
+from torch import nn
+
+EXPECT = {"coord_attention": "fail"}
+
+
+class CoordinateAttention(nn.Module):
+    def __init__(self, in_channel, reduction):
+        super().__init__()
+        hidden = max(1, in_channel // reduction)
+        self.conv1 = nn.Conv2d(in_channel, hidden, 1)
+        self.bn1 = nn.BatchNorm2d(hidden)
+        self.act = nn.Hardswish()
+        self.conv_h = nn.Conv2d(hidden, in_channel, 1)
+        self.conv_w = nn.Conv2d(hidden, in_channel, 1)
+
+    def forward(self, x):
+        h = x.shape[2]
+        strip = torch.cat([x.mean(3, keepdim=True), x.mean(2, keepdim=True).transpose(2, 3)], dim=2)
+        strip = self.act(self.bn1(self.conv1(strip)))
+        rows, columns = torch.split(strip, [h, strip.shape[2] - h], dim=2)
+        return x * torch.sigmoid(self.conv_w(columns.transpose(2, 3))) * torch.sigmoid(self.conv_h(rows))
+
+
+def coord_attention(*, in_channel, reduction):
+    return CoordinateAttention(in_channel, reduction)

@@ -1,0 +1,31 @@
+"""Coordinate attention that max-pools along W and H instead of averaging.
+
+Broken: amax instead of mean in both directional pools.
+"""
+
+import torch
+from torch import nn
+
+EXPECT = {"coord_attention": "fail"}
+
+
+class CoordinateAttention(nn.Module):
+    def __init__(self, in_channel, reduction):
+        super().__init__()
+        hidden = max(8, in_channel // reduction)
+        self.conv1 = nn.Conv2d(in_channel, hidden, 1)
+        self.bn1 = nn.BatchNorm2d(hidden)
+        self.act = nn.Hardswish()
+        self.conv_h = nn.Conv2d(hidden, in_channel, 1)
+        self.conv_w = nn.Conv2d(hidden, in_channel, 1)
+
+    def forward(self, x):
+        h = x.shape[2]
+        strip = torch.cat([x.amax(3, keepdim=True), x.amax(2, keepdim=True).transpose(2, 3)], dim=2)
+        strip = self.act(self.bn1(self.conv1(strip)))
+        rows, columns = torch.split(strip, [h, strip.shape[2] - h], dim=2)
+        return x * torch.sigmoid(self.conv_w(columns.transpose(2, 3))) * torch.sigmoid(self.conv_h(rows))
+
+
+def coord_attention(*, in_channel, reduction):
+    return CoordinateAttention(in_channel, reduction)
