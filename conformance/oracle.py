@@ -223,3 +223,13 @@ def coordinate_gate(setting: Setting, x):
     gate_rows = numeric.conv2d(per_row, w["conv_h.weight"], w.get("conv_h.bias")).sigmoid()
     gate_columns = numeric.conv2d(per_column.permute(0, 1, 3, 2), w["conv_w.weight"], w.get("conv_w.bias")).sigmoid()
     return x * gate_columns * gate_rows
+
+
+@gate("energy")
+def energy_gate(setting: Setting, x, *, e_lambda):
+    """x * sigmoid(d / (4 (v + lambda)) + 1/2): each position's squared distance d to its channel's
+    spatial mean, over the channel's variance v = sum(d) / (H W - 1) (Yang et al., ICML 2021)."""
+    positions = x.shape[2] * x.shape[3]
+    distance = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
+    variance = distance.sum(dim=(2, 3), keepdim=True) / (positions - 1)
+    return x * (distance / (4 * (variance + e_lambda)) + 0.5).sigmoid()

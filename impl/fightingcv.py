@@ -21,6 +21,8 @@ Blocks (line numbers: fightingcv-attention 1.0.0, fightingcv_attention/attention
 - ``coord_attention``: ``CoordAtt(inp=in_channel, oup=in_channel, reduction=reduction)``
   (CoordAttention.py:21-55), the authors' code with its unused import removed: no variant. Its
   parameters register in the canonical order, so no loader is needed.
+- ``simam``: ``SimAM(e_lambda=e_lambda)`` (SimAM.py:5-30), the authors' simam_module renamed: no
+  variant (its unused ``channels`` argument is left at None).
 
 The 1x1 convolutions take the canonical linear weights reshaped to [out, in, 1, 1].
 """
@@ -29,13 +31,14 @@ from _adapter_support import import_library as _import_library, load_by_names as
 from torch import nn
 
 
-_se_attention, _eca_attention, _cbam, _coordinate = _import_library(__file__, "fightingcv_attention",
+_se_attention, _eca_attention, _cbam, _coordinate, _simam = _import_library(__file__, "fightingcv_attention",
     "fightingcv-attention",
     (
         "fightingcv_attention.attention.SEAttention",
         "fightingcv_attention.attention.ECAAttention",
         "fightingcv_attention.attention.CBAM",
         "fightingcv_attention.attention.CoordAttention",
+        "fightingcv_attention.attention.SimAM",
     ),
 )
 
@@ -79,6 +82,10 @@ def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
 
 def coord_attention(*, in_channel: int, reduction: int = 32):
     return _coordinate.CoordAtt(inp=in_channel, oup=in_channel, reduction=reduction)
+
+
+def simam(*, e_lambda: float = 1e-4):
+    return _simam.SimAM(e_lambda=e_lambda)
 
 
 # ---------------------------------------------------------------- weight transfer: names only

@@ -8,6 +8,7 @@ their tables) and the canonical parameter names of the plug-in contract (DESIGN 
 - CBAM: Woo et al., CBAM, https://arxiv.org/abs/1807.06521
 - Coordinate attention: Hou et al., CVPR 2021, https://arxiv.org/abs/2103.02907 (names and order as
   the authors' CoordAtt, so its state dict loads as it is)
+- SimAM: Yang et al., ICML 2021, https://proceedings.mlr.press/v139/yang21o.html
 """
 
 import math
@@ -129,6 +130,21 @@ class CoordinateAttention(nn.Module):
         return x * self.conv_w(per_column.transpose(2, 3)).sigmoid() * self.conv_h(per_row).sigmoid()
 
 
+class SimAM(nn.Module):
+    """Parameter-free: each position's gate is sigmoid of its inverse minimal energy, from its squared
+    distance to the channel's spatial mean over the channel's variance (divided by H W - 1) plus lambda."""
+
+    def __init__(self, e_lambda: float = 1e-4):
+        super().__init__()
+        self.e_lambda = e_lambda
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        positions = x.shape[2] * x.shape[3]
+        distance = (x - x.mean(dim=(2, 3), keepdim=True)).square()
+        variance = distance.sum(dim=(2, 3), keepdim=True) / (positions - 1)
+        return x * torch.sigmoid(distance / (4 * (variance + self.e_lambda)) + 0.5)
+
+
 def se(*, in_channel: int, ratio: int = 4) -> nn.Module:
     return SqueezeExcitation(in_channel, ratio)
 
@@ -151,3 +167,7 @@ def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7) -> nn.Module:
 
 def coord_attention(*, in_channel: int, reduction: int = 32) -> nn.Module:
     return CoordinateAttention(in_channel, reduction)
+
+
+def simam(*, e_lambda: float = 1e-4) -> nn.Module:
+    return SimAM(e_lambda)
