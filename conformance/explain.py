@@ -150,6 +150,8 @@ def explain(spec: Spec, clause_id: str) -> str:
                     details.append(f"kernel_size = {derived['kernel_size']}")
             if use.unless is not None:
                 details.append(f"not required when {use.unless}")
+            if use.train is not None:
+                details.append(f"in train mode only when {use.train}")
             if details:
                 lines += _wrap(f"    {name}: ", "; ".join(details))
         lines.append("")

@@ -92,8 +92,9 @@ class Tracker:
             self.nearest_kink, self.kink_where = ratio, what
 
     def note_range(self, v, e, dtype, what: str) -> None:
-        limit = torch.finfo(dtype).max / SAFETY
-        if not self.overflow and v.numel() and (v.abs() + e).max().item() > limit:
+        if self.overflow or dtype != torch.float16 or not v.numel():
+            return  # only float16's range (65504) is within reach of the drawn magnitudes
+        if (v.abs() + e).max().item() > torch.finfo(dtype).max / SAFETY:
             self.overflow = f"{what} exceeds the range of {str(dtype)[6:]}"
 
     @property
@@ -128,16 +129,28 @@ def _scale(t) -> float:
     return t.abs().max().item() if t.numel() else 0.0
 
 
+def coarser(*dtypes):
+    """The dtype whose rounding is the coarsest (largest unit roundoff)."""
+    return max(dtypes, key=unit)
+
+
 class Bounded:
-    """A float64 value ``v``, a bound ``e`` on an implementation's error, the implementation's ``dtype``."""
+    """A float64 value ``v``, a bound ``e`` on an implementation's error, the implementation's ``dtype``.
 
-    __slots__ = ("v", "e", "dtype")
+    ``rounds_as`` is the coarsest precision the value has been through: under autocast a fused
+    operation (BatchNorm, say) keeps reduced precision where arithmetic promotion would not, so
+    every later rounding is counted at that precision, while ``dtype`` follows torch's promotion
+    (it predicts the output's dtype).
+    """
 
-    def __init__(self, v, e=None, dtype=None):
+    __slots__ = ("v", "e", "dtype", "rounds_as")
+
+    def __init__(self, v, e=None, dtype=None, rounds_as=None):
         self.v = v
         self.e = torch.zeros_like(v) if e is None else e
         self.dtype = dtype if dtype is not None else v.dtype
-        _tracker().note_range(self.v, self.e, self.dtype, "a value")
+        self.rounds_as = rounds_as if rounds_as is not None else self.dtype
+        _tracker().note_range(self.v, self.e, self.rounds_as, "a value")
 
     @classmethod
     def exact(cls, values, dtype) -> "Bounded":
@@ -146,7 +159,11 @@ class Bounded:
 
     # ------------------------------------------------------------ shape (no arithmetic: exact)
     def _same(self, fn) -> "Bounded":
-        return Bounded(fn(self.v), fn(self.e), self.dtype)
+        return Bounded(fn(self.v), fn(self.e), self.dtype, self.rounds_as)
+
+    def _unary(self, v, e) -> "Bounded":
+        """A result of this value alone, rounded at its precision."""
+        return Bounded(v, e + _rounding(v, self.rounds_as), self.dtype, self.rounds_as)
 
     def __getitem__(self, index):
         return self._same(lambda t: t[index])
@@ -167,7 +184,7 @@ class Bounded:
         return self._same(lambda t: t.squeeze(dim))
 
     def split(self, sizes, dim):
-        return [Bounded(v, e, self.dtype) for v, e in zip(self.v.split(sizes, dim), self.e.split(sizes, dim))]
+        return [Bounded(v, e, self.dtype, self.rounds_as) for v, e in zip(self.v.split(sizes, dim), self.e.split(sizes, dim))]
 
     @property
     def shape(self):
@@ -179,12 +196,13 @@ class Bounded:
         if isinstance(other, Bounded):
             return other
         if isinstance(other, (int, float)):  # Python scalars do not promote the dtype
-            return Bounded(torch.full_like(like.v, float(other)), None, like.dtype)
+            return Bounded(torch.full_like(like.v, float(other)), None, like.dtype, like.rounds_as)
         return Bounded(other.to(torch.float64), None, other.dtype)
 
     def _result(self, other: "Bounded", v, e) -> "Bounded":
         dtype = torch.promote_types(self.dtype, other.dtype)
-        return Bounded(v, e + _rounding(v, dtype), dtype)
+        rounds_as = coarser(self.rounds_as, other.rounds_as, dtype)
+        return Bounded(v, e + _rounding(v, rounds_as), dtype, rounds_as)
 
     def __add__(self, other):
         other = self._operand(other, self)
@@ -200,7 +218,7 @@ class Bounded:
         return self._operand(other, self) - self
 
     def __neg__(self):
-        return Bounded(-self.v, self.e, self.dtype)
+        return Bounded(-self.v, self.e, self.dtype, self.rounds_as)
 
     def __mul__(self, other):
         other = self._operand(other, self)
@@ -224,7 +242,7 @@ class Bounded:
     def sqrt(self):
         v = self.v.sqrt()
         low = (self.v - self.e).clamp_min(0).sqrt()
-        return Bounded(v, self.e / (v + low).clamp_min(torch.finfo(torch.float64).tiny) + _rounding(v, self.dtype), self.dtype)
+        return self._unary(v, self.e / (v + low).clamp_min(torch.finfo(torch.float64).tiny))
 
     # ------------------------------------------------------------ nonlinearities
     def sigmoid(self):
@@ -232,14 +250,14 @@ class Bounded:
         # the largest slope s(1 - s) within [z - e, z + e] is where that interval comes closest to 0
         nearest = torch.where(self.v.abs() <= self.e, torch.zeros_like(self.v), self.v - self.v.sign() * self.e)
         slope = nearest.sigmoid() * (1 - nearest.sigmoid())
-        return Bounded(v, slope * self.e + 4 * _rounding(v, self.dtype), self.dtype)
+        return self._unary(v, slope * self.e + 3 * _rounding(v, self.rounds_as))  # 4 roundings in all
 
     def clamp(self, low=None, high=None):
         tracker = _tracker()
         for edge in (low, high):
             if edge is not None:
                 tracker.note_kink((self.v - edge).abs(), self.e, _scale(self.v), f"clamp at {edge:g}")
-        return Bounded(self.v.clamp(low, high), self.e, self.dtype)
+        return Bounded(self.v.clamp(low, high), self.e, self.dtype, self.rounds_as)
 
     def relu(self):
         return self.clamp(0.0)
@@ -252,15 +270,15 @@ class Bounded:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         n = math.prod(self.v.shape[d] for d in dims)
         v = self.v.sum(dims, keepdim=keepdim)
-        spread = gamma(n, accumulation_unit(self.dtype)) * self.v.abs().sum(dims, keepdim=keepdim)
-        return Bounded(v, self.e.sum(dims, keepdim=keepdim) + spread + _rounding(v, self.dtype), self.dtype)
+        spread = gamma(n, accumulation_unit(self.rounds_as)) * self.v.abs().sum(dims, keepdim=keepdim)
+        return self._unary(v, self.e.sum(dims, keepdim=keepdim) + spread)
 
     def mean(self, dim, keepdim: bool = False):
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         n = math.prod(self.v.shape[d] for d in dims)
         total = self.sum(dims, keepdim)
         v = total.v / n
-        return Bounded(v, total.e / n + _rounding(v, self.dtype), self.dtype)
+        return total._unary(v, total.e / n)
 
     def amax(self, dim, keepdim: bool = False):
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -271,7 +289,7 @@ class Bounded:
             top = moved.topk(2, dim=-1).values
             err = self.e.movedim(dims, tuple(range(-len(dims), 0))).flatten(-len(dims)).amax(-1)
             _tracker().note_kink(top[..., 0] - top[..., 1], 2 * err, _scale(self.v), "a tie in a max")
-        return Bounded(v, e, self.dtype)
+        return Bounded(v, e, self.dtype, self.rounds_as)
 
 
 # ---------------------------------------------------------------- dot products
@@ -281,16 +299,17 @@ def _dot_product(x: Bounded, weight, bias, apply, fan_in: int) -> Bounded:
     w, b = _plain(weight), None if bias is None else _plain(bias)
     v = apply(x.v, w, b)
     magnitude = apply(x.v.abs(), w.abs(), None if b is None else b.abs())
-    operand, dtype = 0.0, x.dtype
+    operand, dtype, rounds_as = 0.0, x.dtype, x.rounds_as
     low = precision.autocast_dtype
     if low is not None and x.dtype != torch.float64:
-        operand, dtype = 2 * unit(low), low  # autocast casts both operands, and the result is low precision
+        # autocast casts both operands, and the result is low precision
+        operand, dtype, rounds_as = 2 * unit(low), low, coarser(low, x.rounds_as)
     elif precision.tf32 and x.dtype == torch.float32:
         operand = 2 * TF32_UNIT
     terms = fan_in + (bias is not None)
-    e = apply(x.e, w.abs(), None) + (operand + gamma(terms, accumulation_unit(x.dtype))) * magnitude
-    _tracker().note_range(magnitude, e, dtype, "a dot product")
-    return Bounded(v, e + _rounding(v, dtype), dtype)
+    e = apply(x.e, w.abs(), None) + (operand + gamma(terms, accumulation_unit(rounds_as))) * magnitude
+    _tracker().note_range(magnitude, e, rounds_as, "a dot product")
+    return Bounded(v, e + _rounding(v, rounds_as), dtype, rounds_as)
 
 
 def _plain(t):
@@ -310,8 +329,10 @@ def conv1d(x, weight, bias=None, padding: int = 0, circular: bool = False):
     functional = torch.nn.functional
 
     def apply(values, w, b):
-        if circular:
-            return functional.conv1d(functional.pad(values, (padding, padding), mode="circular"), w, b)
+        if circular:  # by index, not F.pad: a padding longer than the sequence wraps around again
+            length = values.shape[-1]
+            wrapped = torch.arange(-padding, length + padding, device=values.device) % length
+            return functional.conv1d(values[..., wrapped], w, b)
         return functional.conv1d(values, w, b, padding=padding)
 
     if not isinstance(x, Bounded):
@@ -334,7 +355,8 @@ def cat(tensors: Sequence, dim: int):
     dtype = parts[0].dtype
     for p in parts[1:]:
         dtype = torch.promote_types(dtype, p.dtype)
-    return Bounded(torch.cat([p.v for p in parts], dim), torch.cat([p.e for p in parts], dim), dtype)
+    rounds_as = coarser(*(p.rounds_as for p in parts))
+    return Bounded(torch.cat([p.v for p in parts], dim), torch.cat([p.e for p in parts], dim), dtype, rounds_as)
 
 
 @dataclass

@@ -68,7 +68,7 @@ class RunOptions:
 
     def worker_config(self) -> dict:
         return {
-            "spec": str(self.spec_path),
+            "spec": str(Path(self.spec_path).resolve()),
             "profile": self.profile,
             "seed": self.seed,
             "database": str(Path(self.database).resolve()) if self.database else None,
@@ -145,7 +145,21 @@ def _worker_environment() -> dict:
 
 
 class _Zygote:
-    """The process that forks workers (Linux); see conformance/worker.py."""
+    """The process that forks workers (Linux); see conformance/worker.py.
+
+    One per process, shared by every pool (a pytest session, a replay, a loop over targets pay
+    the torch import once); it ends when this process does (its control socket closes).
+    """
+
+    _shared: "_Zygote | None" = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "_Zygote":
+        with cls._shared_lock:
+            if cls._shared is None or cls._shared.process.poll() is not None:
+                cls._shared = cls()
+            return cls._shared
 
     def __init__(self):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -194,25 +208,18 @@ class _Zygote:
             return self.exits.pop(pid, None)
 
     def fork(self, child_socket: socket.socket, log: str) -> int:
+        """A new worker serving ``child_socket``, in this process's current folder; its pid."""
         token = os.urandom(8).hex()
         answer: queue.Queue = queue.Queue()
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the folder is gone: the worker stays where the zygote is
+            cwd = None
+        request = {"token": token, "log": log, "cwd": cwd}
         with self.lock:
             self.forked[token] = answer
-            socket.send_fds(self.control, [json.dumps({"token": token, "log": log}).encode()], [child_socket.fileno()])
+            socket.send_fds(self.control, [json.dumps(request).encode()], [child_socket.fileno()])
         return answer.get(timeout=STARTUP_TIMEOUT)
-
-    def close(self) -> None:
-        try:  # shutdown, not just close: the listening thread's recv must end, and the zygote see EOF
-            self.control.shutdown(socket.SHUT_RDWR)
-            self.control.close()
-        except OSError:
-            pass
-        finally:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
 
 class _Worker:
     """One worker: its socket, the thread that reads its events, the task it is on."""
@@ -313,7 +320,7 @@ class Pool:
         self.progress = progress or (lambda kind, data: None)
         self.memory_limit = options.memory_limit or default_memory_limit()
         self.events: queue.Queue = queue.Queue()
-        self.zygote = _Zygote() if sys.platform.startswith("linux") else None
+        self.zygote = _Zygote.shared() if sys.platform.startswith("linux") else None
         self.workers: list[_Worker] = []
 
     # ------------------------------------------------------------ lifecycle
@@ -321,9 +328,6 @@ class Pool:
         for worker in self.workers:
             worker.close()
         self.workers = []
-        if self.zygote is not None:
-            self.zygote.close()
-            self.zygote = None
 
     def __enter__(self) -> "Pool":
         return self
@@ -374,15 +378,18 @@ class Pool:
                 raise TargetError(f"attncert failed while importing {ref.label} (a bug in attncert):\n{event['message']}")
 
     def run(self, ref: TargetRef, tasks: Iterable[Task], case: dict | None = None,
-            results: dict[Task, dict] | None = None) -> dict[Task, dict]:
+            results: dict[Task, dict] | None = None, stop_at_first_failure: bool = False) -> dict[Task, dict]:
         """Run the tasks (at most ``jobs`` at a time) into ``results``: each as the worker reported it,
         or the pool's own failure (timeout, memory, death). ``Interrupted`` leaves the rest unfinished
-        (``results`` then holds what finished)."""
+        (``results`` then holds what finished); so does ``stop_at_first_failure`` once a task fails
+        (the tasks already running still finish)."""
         pending = deque(tasks)
         results = {} if results is None else results
         target = target_message(ref)
         try:
             while pending or any(w.task for w in self.workers):
+                if stop_at_first_failure and any(r["status"] == "fail" for r in results.values()):
+                    pending.clear()
                 while pending and sum(1 for w in self.workers if w.task) < self.jobs:
                     idle = next((w for w in self.workers if w.task is None), None) or self._worker()
                     task = pending.popleft()
@@ -549,9 +556,10 @@ class Certification:
         raise NothingToCertify(f"{self.ref.label} provides none of the factories {factories}"
                           + (f"; it defines: {', '.join(defines)}" if defines else "; it defines no public callables"))
 
-    def run(self, case: dict | None = None, only: Iterable[Task] | None = None) -> None:
-        tasks = self.tasks if only is None else [t for t in self.tasks if t in set(only)]
-        self.pool.run(self.ref, tasks, case, self.results)
+    def run(self, case: dict | None = None, only: Iterable[Task] | None = None, stop_at_first_failure: bool = False) -> None:
+        """Run the planned tasks (or ``only`` these, in that order) into ``results``."""
+        tasks = self.tasks if only is None else [t for t in only if t in set(self.tasks)]
+        self.pool.run(self.ref, tasks, case, self.results, stop_at_first_failure)
 
     def certificate(self, complete: bool = True, reproduce: bool = True):
         from . import certificate

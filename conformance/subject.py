@@ -10,6 +10,7 @@ exception, a non-module, a non-tensor, NaN, a change of torch's global state) in
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
@@ -93,29 +94,58 @@ class Subject:
 
 
 # ---------------------------------------------------------------- torch global state
-def _precision_settings() -> dict[str, Any]:
-    return {
-        "float32 matmul precision": torch.get_float32_matmul_precision(),
-        "cuda matmul TF32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn TF32": torch.backends.cudnn.allow_tf32,
+# torch >= 2.9 sets float32 precision per backend and operation (``fp32_precision``: "ieee",
+# "tf32", "bf16", "none" = defer); mixing that with the legacy flags makes the legacy getter raise,
+# so the harness reads and writes the new settings where they exist, the legacy ones elsewhere.
+FP32_BACKENDS = ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv", "mkldnn.rnn")
+
+
+@functools.lru_cache(maxsize=1)
+def _precision_knobs() -> dict[str, tuple[Callable[[], Any], Callable[[Any], None]]]:
+    """name -> (getter, setter) of every float32 precision setting this torch has."""
+    knobs = {}
+    for path in FP32_BACKENDS:
+        holder = torch.backends
+        for part in path.split("."):
+            holder = getattr(holder, part, None)
+        if holder is not None and hasattr(holder, "fp32_precision"):
+            knobs[f"{path} fp32_precision"] = (lambda h=holder: h.fp32_precision,
+                                               lambda value, h=holder: setattr(h, "fp32_precision", value))
+    if knobs:
+        return knobs
+    return {  # torch < 2.9
+        "float32 matmul precision": (torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
+        "cuda matmul TF32": (lambda: torch.backends.cuda.matmul.allow_tf32,
+                             lambda value: setattr(torch.backends.cuda.matmul, "allow_tf32", value)),
+        "cudnn TF32": (lambda: torch.backends.cudnn.allow_tf32, lambda value: setattr(torch.backends.cudnn, "allow_tf32", value)),
     }
 
 
+def _precision_settings() -> dict[str, Any]:
+    return {name: get() for name, (get, _) in _precision_knobs().items()}
+
+
 def _set_precision_settings(settings: Mapping[str, Any]) -> None:
-    torch.set_float32_matmul_precision(settings["float32 matmul precision"])
-    torch.backends.cuda.matmul.allow_tf32 = settings["cuda matmul TF32"]
-    torch.backends.cudnn.allow_tf32 = settings["cudnn TF32"]
+    knobs = _precision_knobs()
+    for name, value in settings.items():
+        if name in knobs:
+            knobs[name][1](value)
+
+
+def wanted_precision(precision: Precision) -> dict[str, Any]:
+    """What the harness sets for a precision profile: IEEE float32 everywhere, or TF32 for matmuls and convolutions."""
+    knobs = _precision_knobs()
+    if "float32 matmul precision" in knobs:
+        return {"float32 matmul precision": "high" if precision.tf32 else "highest",
+                "cuda matmul TF32": precision.tf32, "cudnn TF32": precision.tf32}
+    return {name: "tf32" if precision.tf32 and "rnn" not in name else "ieee" for name in knobs}
 
 
 @contextlib.contextmanager
 def precision_settings(precision: Precision) -> Iterator[None]:
     """Strict IEEE float32 (TF32 off) or TF32 for the duration of a clause; the caller's settings after."""
     saved = _precision_settings()
-    _set_precision_settings({
-        "float32 matmul precision": "high" if precision.tf32 else "highest",
-        "cuda matmul TF32": precision.tf32,
-        "cudnn TF32": precision.tf32,
-    })
+    _set_precision_settings(wanted_precision(precision))
     try:
         yield
     finally:
@@ -245,9 +275,11 @@ def transfer(subject: Subject, module, state: Mapping[str, Any]) -> str:
     """Load canonical tensors into the module: its load_<block> hook, else registration order.
 
     Returns how they were mapped (for failure messages); a mapping that does not fit raises a
-    ClauseFailure caused by ``weights.transfer``.
+    ClauseFailure caused by ``weights.transfer``. A load hook gets the tensors on the module's
+    device and in its dtype, so it may assign them as they are.
     """
-    state = {k: v.to(torch.float64) for k, v in state.items()}
+    first = next(module.parameters(), None)
+    state = {k: v.to(first.device, first.dtype) if first is not None else v for k, v in state.items()}
     loader = subject.adapter.loaders.get(subject.block.name)
     if loader is not None:
         try:
@@ -312,7 +344,7 @@ def expected_output(subject: Subject, case: Case, weights, training: bool = Fals
     margin a gradient check needs) when the case lies at a kink or a tie.
     """
     values = input_values(case) if values is None else values
-    with numeric.tracking(subject.conditions.precision, smooth or 0.0) as tracker:
+    with numeric.tracking(subject.conditions.precision, smooth or 0.0) as tracker, _oracle_errors():
         expected = oracle.bounded_forward(subject.spec, subject.block, subject.env(case), weights, values,
                                           getattr(torch, case.dtype), training)
     if tracker.overflow:
@@ -324,7 +356,20 @@ def expected_output(subject: Subject, case: Case, weights, training: bool = Fals
 
 def oracle_output(subject: Subject, case: Case, weights, x, training: bool = False):
     """The oracle on plain float64 tensors (autograd flows through it)."""
-    return oracle.forward(subject.spec, subject.block, subject.env(case), weights, x, training)
+    with _oracle_errors():
+        return oracle.forward(subject.spec, subject.block, subject.env(case), weights, x, training)
+
+
+@contextlib.contextmanager
+def _oracle_errors() -> Iterator[None]:
+    """An exception inside the oracle is attncert's bug, never the implementation's failure."""
+    try:
+        yield
+    except (Unjudgeable, ClauseFailure):
+        raise
+    except Exception as err:
+        raise ClauseFailure(f"attncert's own oracle failed on this case (a bug in attncert, not in the "
+                            f"implementation; please report it): {type(err).__name__}: {err}", cause="attncert") from err
 
 
 # ---------------------------------------------------------------- comparisons

@@ -219,7 +219,7 @@ def _flop_counter(model, input_chw: tuple[int, int, int]) -> tuple[int, dict[str
     calls: dict[str, int] = {}
     handles = []
     for name, module in model.named_modules():
-        if name and not list(module.children()):
+        if not list(module.children()):  # the leaves (the model itself, for a block of one module)
             calls[name] = 0
 
             def hook(_module, _inputs, _output, name=name):
@@ -235,7 +235,7 @@ def _flop_counter(model, input_chw: tuple[int, int, int]) -> tuple[int, dict[str
             handle.remove()
     counts = counter.get_flop_counts()
     root = type(model).__name__
-    per_module = {name: int(sum(counts.get(f"{root}.{name}", {}).values())) for name in calls}
+    per_module = {name: int(sum(counts.get(f"{root}.{name}" if name else root, {}).values())) for name in calls}
     by_op = {str(op): int(n) for op, n in counts.get("Global", {}).items()}  # e.g. "aten.mm"
     return int(counter.get_total_flops()), by_op, per_module, calls
 
@@ -466,7 +466,7 @@ def _render_block(table: BlockTable, marks: _Marks) -> list[str]:
         headers.append("documents")
     body: list[list[str] | None] = []
     for r in table.rows:
-        cells = [r.name + ("" if r.counted else " *"), _shape(r.input_shape), _shape(r.output_shape),
+        cells = [(r.name or f"({r.kind})") + ("" if r.counted else " *"), _shape(r.input_shape), _shape(r.output_shape),
                  _n(r.params), _n(r.madd), _n(r.flops), _n(r.memread), _n(r.memwrite), _n(r.memrw),
                  _n(r.calls), _n(r.flop_counter), marks.flag(r.flop_counter_check)]
         if documented:

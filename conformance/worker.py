@@ -16,6 +16,7 @@ then ``result``). The implementation's own prints go to a log file, never into t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -237,6 +238,9 @@ def zygote(control_fd: int) -> int:
         if pid == 0:
             control.close()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if request["cwd"]:  # the zygote outlives folder changes of the process it serves
+                with contextlib.suppress(OSError):
+                    os.chdir(request["cwd"])
             _redirect_output(request["log"])
             os._exit(serve(fds[0]))
         os.close(fds[0])

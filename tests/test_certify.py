@@ -1,10 +1,14 @@
 """End-to-end: the CLI certifies the bundled reference and the documents' code as DESIGN §3-4 say."""
 
+import hashlib
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
+
+from pathlib import Path
 
 import pytest
 
@@ -35,10 +39,14 @@ def test_reference_passes_every_block(certificates):
 def test_certificate_has_the_design_fields(certificates):
     _, cert = certificates["reference"]
     assert cert["implementation"] == "reference"
+    assert cert["path"].endswith("reference.py") and re.fullmatch(r"[0-9a-f]{64}", cert["sha256"])
+    assert cert["sha256"] == hashlib.sha256(Path(cert["path"]).read_bytes()).hexdigest()
+    assert cert["attncert"] and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", cert["time"])
     env = cert["environment"]
-    for key in ("torch", "python", "cuda", "hypothesis_profile", "seed"):
+    for key in ("torch", "python", "cuda", "device", "device_name", "tf32", "precision", "hypothesis_profile", "seed"):
         assert key in env
     assert env["hypothesis_profile"] == "ci" and env["seed"] == 0
+    assert env["device"] == "cpu" and env["tf32"] is False and env["precision"] == "strict"
     for block in cert["blocks"].values():
         assert block["variant"] is None
         for clause in block["clauses"]:
@@ -113,6 +121,7 @@ def test_tutorial_kernel_defect_matches_the_documented_channel_counts():
     (["certify", "reference", "--timeout", "0"], "--timeout"),
     (["reproduce", "reference", "se-oracle.output", "--case", "{}"], "BLOCK::CLAUSE"),
     (["reproduce", "reference", "se::oracle.output", "--case", "{not json"], "not JSON"),
+    (["reproduce", "reference", "se::oracle.output", "--case", "{}"], "not a counterexample"),
 ])
 def test_bad_cli_input_exits_2_with_one_line(attncert_cli, args, message):
     done = attncert_cli(*args)

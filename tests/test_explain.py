@@ -120,9 +120,10 @@ def test_explain_block_qualified_invariant(given):
 
 def test_explain_lists_the_blocks_an_invariant_applies_to():
     text = explain(SPEC, "invariant.channel_permutation")
-    assert "Applies to:     spatial_attention\n" in text
+    assert "Applies to:     spatial_attention, simam\n" in text
     assert "not required when" not in text
     assert "not required when batchnorm" in explain(SPEC, "spatial_attention::invariant.train_eval")
+    assert "in train mode only when not batchnorm" in explain(SPEC, "spatial_attention::invariant.batch_independent")
 
 
 def test_explain_unknown_clause_lists_the_known_ones():
@@ -181,6 +182,16 @@ def test_replay_unchanged_adapter_still_fails(broken, tmp_path, monkeypatch):
         assert re.search(rf"se::{re.escape(cid)}\s+STILL FAILS", text), text
     assert "reproduce: attncert reproduce broken.py se::params.count --case" in text
     assert "now passes" not in text
+    assert "has changed since the certificate" not in text
+
+
+def test_replay_warns_when_the_file_changed(broken, tmp_path, monkeypatch):
+    project = copy_project(broken, tmp_path)
+    (project / "broken.py").write_text(FIXED_SE)
+    monkeypatch.chdir(project)
+    text, _ = replay("broken.json", timeout=120, clauses=["se::params.count"])
+    assert "broken.py has changed since the certificate was made" in text
+    assert text.count("se::") == 1, text  # only the clause asked for
 
 
 def test_replay_fixed_adapter_now_passes(broken, tmp_path, monkeypatch):

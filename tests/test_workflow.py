@@ -18,13 +18,34 @@ def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
 
 
-@pytest.fixture(scope="module")
-def tox_envs() -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "tox", "-l"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def tox_list() -> dict[str, list[str]]:
+    """`tox list`: its default environments (what plain `tox` runs) and its additional ones."""
+    done = subprocess.run([sys.executable, "-m", "tox", "list"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    envs = [line.strip() for line in done.stdout.splitlines() if line.strip()]
-    assert envs and all(re.fullmatch(r"[\w.-]+", e) for e in envs), done.stdout
-    return envs
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in done.stdout.splitlines():
+        if line.endswith("environments:"):
+            current = sections.setdefault(line.split()[0], [])
+        elif line.strip() and current is not None:
+            current.append(line.split("->")[0].strip())
+    assert sections.get("default") and all(re.fullmatch(r"[\w.-]+", e) for e in sum(sections.values(), [])), done.stdout
+    return sections
+
+
+@pytest.fixture(scope="module")
+def tox_sections() -> dict[str, list[str]]:
+    return tox_list()
+
+
+@pytest.fixture(scope="module")
+def tox_envs(tox_sections) -> list[str]:
+    return tox_sections["default"] + tox_sections.get("additional", [])
+
+
+def test_plain_tox_runs_only_the_test_suite(tox_sections):
+    """`tox` alone must not install the ~5.5 GB library environments: its default is the tests."""
+    assert tox_sections["default"] == ["py311"]
 
 
 def workflow_envs(workflow: dict) -> dict[str, list[str]]:
@@ -54,16 +75,20 @@ def test_env_names_are_tox_envs(workflow, tox_envs):
     envs = [e for job in workflow_envs(workflow).values() for e in job]
     assert envs, "the workflow runs no tox env"
     assert len(envs) == len(set(envs)), f"an env runs twice: {envs}"
-    assert set(envs) <= set(tox_envs), f"not in `tox -l`: {sorted(set(envs) - set(tox_envs))}"
+    assert set(envs) <= set(tox_envs), f"not in `tox list`: {sorted(set(envs) - set(tox_envs))}"
+
+
+LOCAL_ONLY = {"bench"}  # timings of the machine it runs on: not a CI job
 
 
 def test_every_tox_env_runs_in_the_workflow(workflow, tox_envs):
-    """The same matrix: each env of `tox -l` (the test suite, every certify-*, the matrix) has a job."""
+    """The same matrix: each env of `tox list` (the tests, every certify-*, the matrix, the selftest) has a job."""
     envs = {e for job in workflow_envs(workflow).values() for e in job}
     certify = [e for e in tox_envs if e.startswith("certify-")]
     assert certify, tox_envs
     assert set(certify) <= envs, f"certify envs missing from the workflow: {sorted(set(certify) - envs)}"
-    assert set(tox_envs) <= envs, f"tox envs missing from the workflow: {sorted(set(tox_envs) - envs)}"
+    wanted = set(tox_envs) - LOCAL_ONLY
+    assert wanted <= envs, f"tox envs missing from the workflow: {sorted(wanted - envs)}"
 
 
 def test_jobs_install_tox_on_python_311(workflow):

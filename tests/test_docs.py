@@ -1,0 +1,38 @@
+"""The README is tested against the code: the contract table lists every block of the spec with its
+factory's keywords, the Quick start has its two shell blocks, and no placeholder is left."""
+
+import re
+from pathlib import Path
+
+from conformance.spec import load_spec
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_contract_table_names_every_block_and_its_keywords():
+    rows = dict(re.findall(r"^\| [^|]+ \| `(\w+)\(\*, ([^)]*)\)` \|", README, re.M))
+    spec = load_spec()
+    for block in spec.blocks.values():
+        assert block.factory in rows, f"the README's contract table has no {block.factory}(...)"
+        assert [k.strip() for k in rows[block.factory].split(",")] == [p.name for p in block.params], block.name
+
+
+def test_the_quick_start_has_two_shell_blocks():
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert len(re.findall(r"^```sh$", quick, re.M)) == 2
+
+
+def test_the_matrix_summary_has_a_column_for_every_block():
+    section = README.split("## The libraries, certified", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in section.splitlines() if line.startswith("| implementation |"))
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == list(load_spec().blocks)
+
+
+def test_the_selftest_section_shows_the_latest_full_result():
+    """The kill rate the README quotes is the one docs/selftest.json records."""
+    import json
+
+    result = json.loads((Path(__file__).resolve().parent.parent / "docs" / "selftest.json").read_text())
+    section = README.split("## The harness's own strength", 1)[1].split("\n## ", 1)[0]
+    assert f"{result['mutants']} mutants" in section
+    assert f"{100 * result['kill_rate']:.1f} %" in section
