@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     selftest.add_argument("--json", metavar="FILE", help="write the result as JSON")
     selftest.add_argument("--markdown", metavar="FILE", help="write the report as Markdown")
     selftest.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per clause (default: 60)")
+    selftest.add_argument("--all-clauses", action="store_true",
+                          help="run every clause of a mutant, not only up to its first failure: exact per-clause kill "
+                               "counts, several times slower")
+    selftest.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
+    selftest.add_argument("--jobs", type=int, metavar="N", help="mutants certified at once (default: one per core, at most 2)")
     selftest.add_argument("--quiet", action="store_true", help="no progress display")
     return parser
 
@@ -157,6 +162,7 @@ def _positive(name: str, value: float | None) -> None:
 def _options(args, blocks) -> RunOptions:
     _positive("--timeout", args.timeout)
     _positive("--memory-limit", args.memory_limit)
+    _positive("--jobs", getattr(args, "jobs", None))
     database = None if args.database.lower() == "none" else args.database
     return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=blocks, spec_path=args.spec,
                       database=database, device=_device(args.device), precision=_precision(args),
@@ -293,11 +299,7 @@ def _matrix(args) -> int:
         raise UsageError(str(err)) from None
     text = render(certificates)
     if args.output and args.output != "-":
-        from .certificate import check_writable
-
-        problem = check_writable(args.output)
-        if problem:
-            raise UsageError(f"cannot write {args.output}: {problem}")
+        _check_outputs([args.output])
         write_atomically(args.output, text)
         print(f"conformance matrix of {len(certificates)} certificates written to {args.output}", file=sys.stderr)
     else:
@@ -360,6 +362,8 @@ def _selftest(args) -> int:
     from .selftest import main_selftest
 
     _positive("--timeout", args.timeout)
+    _positive("--jobs", args.jobs)
+    _check_outputs([args.json, args.markdown])
     _install_signal_handlers()
     return main_selftest(args)
 

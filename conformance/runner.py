@@ -35,6 +35,7 @@ from .targets import MissingDependency, TargetError, TargetRef
 DEFAULT_TIMEOUT = 120.0
 STARTUP_TIMEOUT = 120.0  # importing torch (zygote), or the implementation (inventory)
 MEMORY_POLL = 0.05  # seconds between looks at the workers' resident memory
+DESCENDANTS_POLL = 1.0  # seconds between looks for processes a worker started (a scan of every process: ~9 ms)
 GIB = 1 << 30
 
 
@@ -221,6 +222,35 @@ class _Zygote:
             socket.send_fds(self.control, [json.dumps(request).encode()], [child_socket.fileno()])
         return answer.get(timeout=STARTUP_TIMEOUT)
 
+
+class _MemoryWatch:
+    """Resident memory of a worker and of the processes it started, cheap enough to read every poll."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.process = None
+        self.descendants: list = []
+        self.descendants_at = 0.0
+
+    def resident(self) -> int:
+        import psutil
+
+        try:
+            self.process = self.process or psutil.Process(self.pid)
+            if time.monotonic() >= self.descendants_at:
+                self.descendants = self.process.children(recursive=True)
+                self.descendants_at = time.monotonic() + DESCENDANTS_POLL
+            total = self.process.memory_info().rss
+        except psutil.Error:  # it has ended
+            return 0
+        for process in self.descendants:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+
 class _Worker:
     """One worker: its socket, the thread that reads its events, the task it is on."""
 
@@ -248,6 +278,7 @@ class _Worker:
         self.last_case: dict | None = None
         self.killed_for: str | None = None  # why the pool killed it, if it did
         self.exit_status: int | None = None
+        self.memory = _MemoryWatch(self.pid)
         threading.Thread(target=self._listen, daemon=True).start()
         self.send(op="configure", config=pool.options.worker_config())
 
@@ -273,15 +304,6 @@ class _Worker:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-
-    def resident_memory(self) -> int:
-        import psutil
-
-        try:
-            process = psutil.Process(self.pid)
-            return process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
-        except psutil.Error:
-            return 0
 
     def output_tail(self, lines: int = 6) -> str:
         try:
@@ -319,6 +341,7 @@ class Pool:
         self.jobs = max(1, jobs or min(2, os.cpu_count() or 1))
         self.progress = progress or (lambda kind, data: None)
         self.memory_limit = options.memory_limit or default_memory_limit()
+        self.memory_checked_at = 0.0
         self.events: queue.Queue = queue.Queue()
         self.zygote = _Zygote.shared() if sys.platform.startswith("linux") else None
         self.workers: list[_Worker] = []
@@ -439,8 +462,9 @@ class Pool:
         for worker in [w for w in self.workers if w.task is not None and now > w.deadline]:
             worker.kill(f"no result within the {self.options.timeout:g} s timeout (hang or far too slow)")
         busy = [w for w in self.workers if w.task is not None and not w.killed_for]
-        if busy:
-            used = {w: w.resident_memory() for w in busy}
+        if busy and now >= self.memory_checked_at + MEMORY_POLL:  # not on every event: examples come fast
+            self.memory_checked_at = now
+            used = {w: w.memory.resident() for w in busy}
             if sum(used.values()) > self.memory_limit:
                 hog = max(used, key=used.get)
                 hog.kill(f"used {used[hog] / GIB:.1f} GiB of memory, over attncert's limit of "

@@ -36,12 +36,16 @@ class Profile:
     max_batch: int
     max_numel: int
     max_param_span: int  # how far from the default a small integer parameter may wander
+    max_params: int  # the block's parameters (the spec's param_count): the float64 oracle holds several copies
 
 
 PROFILES = {
-    "ci": Profile("ci", max_examples=12, max_channels=1024, max_side=12, max_batch=4, max_numel=40_000, max_param_span=8),
-    "dev": Profile("dev", max_examples=60, max_channels=8192, max_side=24, max_batch=4, max_numel=200_000, max_param_span=16),
-    "thorough": Profile("thorough", max_examples=300, max_channels=16384, max_side=40, max_batch=4, max_numel=1_000_000, max_param_span=32),
+    "ci": Profile("ci", max_examples=12, max_channels=1024, max_side=12, max_batch=4, max_numel=40_000, max_param_span=8,
+                  max_params=1 << 22),
+    "dev": Profile("dev", max_examples=60, max_channels=8192, max_side=24, max_batch=4, max_numel=200_000, max_param_span=16,
+                   max_params=1 << 24),
+    "thorough": Profile("thorough", max_examples=300, max_channels=16384, max_side=40, max_batch=4, max_numel=1_000_000,
+                        max_param_span=32, max_params=1 << 24),
 }
 
 
@@ -160,6 +164,7 @@ def cases(
         assume(block.domain_violation(kwargs) is None)
         if domain is not None:
             assume(bool(domain.evaluate(block.env(kwargs, variant))))
+        assume(block.expected_param_count(block.env(kwargs, variant)) <= profile.max_params)
         budget = clause.max_numel or profile.max_numel
         batch = draw(size(clause.min_batch, profile.max_batch), label="batch")
         side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -23,8 +24,9 @@ def certificates(tmp_path_factory):
     runs = {}
     for target in ("reference", "tutorial"):
         path = folder / f"{target}.json"
-        done = subprocess.run([sys.executable, "-m", "conformance.cli", "certify", target, "--json", str(path), "--quiet"],
-                              cwd=folder, capture_output=True, text=True, timeout=900)
+        done = subprocess.run([sys.executable, "-m", "conformance.cli", "certify", target, "--json", str(path), "--quiet",
+                               "--markdown", f"{target}.md"],
+                              cwd=folder, capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "80"})
         runs[target] = (done, json.loads(path.read_text()))
     return runs
 
@@ -34,6 +36,15 @@ def test_reference_passes_every_block(certificates):
     assert done.returncode == 0, done.stdout + done.stderr
     assert {name: block["verdict"] for name, block in cert["blocks"].items()} == dict.fromkeys(BLOCKS, "pass")
     assert cert["complete"] is True
+
+
+def test_the_report_fits_80_columns_and_says_a_shared_skip_once(certificates):
+    done, _ = certificates["reference"]
+    verdicts = [line for line in done.stdout.splitlines() if re.match(rf"({'|'.join(BLOCKS)}) +PASS", line)]
+    assert len(verdicts) == len(BLOCKS) and all(len(line) <= 80 for line in verdicts), verdicts
+    if "CUDA is not available" in done.stdout:
+        assert done.stdout.count("CUDA is not available") == 1
+    assert "report: reference.md" in done.stdout
 
 
 def test_certificate_has_the_design_fields(certificates):

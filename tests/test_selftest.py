@@ -166,7 +166,7 @@ def test_interrupt_reports_what_finished(mutants, tmp_path, monkeypatch):
     monkeypatch.setattr(selftest, "certify_mutants", certify_one_then_stop)
     monkeypatch.chdir(tmp_path)
     args = Namespace(profile="ci", subset=True, json=str(tmp_path / "out.json"), markdown=str(tmp_path / "out.md"),
-                     timeout=60.0, quiet=True)
+                     timeout=60.0, quiet=True, jobs=None, seed=0, all_clauses=False)
     assert selftest.main_selftest(args) == 130
     summary = json.loads((tmp_path / "out.json").read_text())
     assert summary["complete"] is False and summary["mutants"] == 1 and summary["killed"] == 1

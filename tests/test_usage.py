@@ -1,9 +1,8 @@
 """Everyday use (issue 14): an installable wheel, the matrix printed and written only when asked,
-honest errors before long runs, declared domain restrictions, reports that fit a terminal."""
+honest errors before long runs, declared domain restrictions (the 80-column report: test_certify)."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -167,16 +166,3 @@ def test_a_bad_domain_is_a_clear_error(tmp_path, attncert_cli):
     (tmp_path / "bad.py").write_text(KERNEL_ASSERT % "kernel_size in sizes")
     done = attncert_cli("certify", tmp_path / "bad.py")
     assert done.returncode == 2 and "DOMAIN['spatial_attention']" in done.stderr and "literal tuple" in done.stderr
-
-
-# ---------------------------------------------------------------- reports
-def test_the_report_fits_80_columns_and_says_a_shared_skip_once(tmp_path):
-    done = cli(["certify", "reference", "--block", "se", "--block", "eca", "--quiet", "--markdown", "report.md",
-                "--database", "none"], tmp_path, env={"COLUMNS": "80"})
-    assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
-    verdicts = [line for line in lines if re.match(r"(se|eca) +PASS", line)]
-    assert len(verdicts) == 2 and all(len(line) <= 80 for line in verdicts), verdicts
-    if "CUDA is not available" in done.stdout:
-        assert done.stdout.count("CUDA is not available") == 1
-    assert "report: report.md" in done.stdout and (tmp_path / "report.md").is_file()

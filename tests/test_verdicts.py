@@ -132,3 +132,25 @@ def test_the_harness_never_imports_torch_to_list_or_explain(tmp_path):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("block", ["se", "channel_attention", "cbam", "coord_attention"])
+def test_thorough_cases_keep_the_parameters_within_the_oracles_reach(block):
+    """Regression (found by `attncert selftest --profile thorough`): C = 16384 with ratio 1 gave the
+    float64 oracle 2 GiB weight matrices, and the memory guard then failed a correct CBAM. Every case
+    keeps the spec's parameter count within the profile's ``max_params``; large C is still drawn."""
+    from hypothesis import HealthCheck, given, settings
+
+    from conformance.strategies import cases
+
+    profile, spec_block = PROFILES["thorough"], SPEC.block(block)
+    channels = []
+
+    @settings(max_examples=200, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(cases(spec_block, profile, CLAUSES["oracle.output"], ("float32",)))
+    def check(case):
+        assert spec_block.expected_param_count(spec_block.env(case.kwargs)) <= profile.max_params
+        channels.append(case.input_shape[1])
+
+    check()
+    assert max(channels) >= 4096
