@@ -5,22 +5,9 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-GOOD_SE = """
-from torch import nn
-
-class SE(nn.Module):
-    def __init__(self, c, r):
-        super().__init__()
-        self.fc1 = nn.Linear(c, c // r, bias=False)
-        self.fc2 = nn.Linear(c // r, c, bias=False)
-
-    def forward(self, x):
-        return x * self.fc2(self.fc1(x.mean((2, 3))).relu()).sigmoid()[:, :, None, None]
-
-def se(*, in_channel, ratio):
-    return SE(in_channel, ratio)
-"""
+GOOD_SE = (Path(__file__).resolve().parent / "corpus" / "se_minimal.py").read_text(encoding="utf-8")
 
 
 def run_pytest(tmp_path, *args, timeout=900):

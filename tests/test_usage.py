@@ -80,21 +80,7 @@ def test_an_unwritable_output_is_a_usage_error_before_the_run(tmp_path):
     assert "certifying" not in done.stderr  # nothing ran
 
 
-SE_ONLY = """
-from torch import nn
-
-class SE(nn.Module):
-    def __init__(self, c, r):
-        super().__init__()
-        self.fc1 = nn.Linear(c, c // r, bias=False)
-        self.fc2 = nn.Linear(c // r, c, bias=False)
-
-    def forward(self, x):
-        return x * self.fc2(self.fc1(x.mean((2, 3))).relu()).sigmoid()[:, :, None, None]
-
-def se(*, in_channel, ratio):
-    return SE(in_channel, ratio)
-"""
+SE_ONLY = (Path(__file__).resolve().parent / "corpus" / "se_minimal.py").read_text(encoding="utf-8")
 
 
 def test_a_missing_block_names_what_is_there(tmp_path):
