@@ -1,4 +1,4 @@
-"""attncert: property-based conformance certification for SE, ECA and CBAM attention blocks.
+"""attncert: property-based conformance certification for attention blocks (SE, ECA, CBAM, Coordinate Attention, SimAM).
 
 Public API: ``certify``, ``parametrize_with_checks``, ``clause_params``, ``check``, ``ClauseFailed``
 (see conformance/api.py). The CLI is ``attncert``; the pytest plugin is ``pytest --impl TARGET``.

@@ -1,4 +1,4 @@
-"""attncert's reference implementation of SE, ECA and CBAM: the spec, written plainly.
+"""attncert's reference implementation of SE, ECA, CBAM, Coordinate Attention and SimAM: the spec, written plainly.
 
 Submodule names and registration order follow the documents' classes (so torchstat rows match
 their tables) and the canonical parameter names of the plug-in contract (DESIGN §2).

@@ -27,3 +27,15 @@ def attncert_cli(tmp_path):
                               capture_output=True, text=True, timeout=timeout, **kwargs)
 
     return run
+
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: ignored where xdist is absent or disabled
+def pytest_xdist_make_scheduler(config, log):
+    """With -n, schedule as --dist loadgroup: a module marked xdist_group runs on one worker, so its
+    module-scoped certification runs once, not once per worker."""
+    if config.getoption("dist") == "load":
+        from xdist.scheduler import LoadGroupScheduling
+
+        return LoadGroupScheduling(config, log)
+    return None
