@@ -154,3 +154,15 @@ def test_thorough_cases_keep_the_parameters_within_the_oracles_reach(block):
 
     check()
     assert max(channels) >= 4096
+
+
+@pytest.mark.parametrize("at_seed", [7, None])
+def test_every_dtype_meets_an_ordinary_case_whatever_hypothesis_draws(at_seed, seed):
+    """Regression (a fresh clone under --seed 7): all of oracle.output's drawn cases were float64, and
+    an SE computing its MLP in bfloat16 for float32 inputs passed; its float32 minimal case has a
+    single hidden unit, off, so the gate is exactly 1/2 in any precision. Each dtype now also meets
+    a case of ordinary size."""
+    subject = subject_for(CORPUS / "mutants" / "se_bf16_float32.py", "se")
+    outcome = run_search(subject, CLAUSES["oracle.output"], PROFILES["ci"], seed if at_seed is None else at_seed, None,
+                         "test|se_bf16_float32")
+    assert outcome.status == "fail" and "float32" in outcome.message, outcome.message
