@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping, Union
 
@@ -125,7 +126,9 @@ class Expr:
         if len(source) > MAX_SOURCE_CHARS:
             raise ExprError(f"formula longer than {MAX_SOURCE_CHARS} characters", source[:40] + "...")
         try:
-            tree = ast.parse(source.strip(), mode="eval").body
+            with warnings.catch_warnings():  # "1e" or "2if": Python warns on stderr; the spec's error says it
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(source.strip(), mode="eval").body
         except SyntaxError as err:
             raise ExprError(f"syntax error: {err.msg}", source, (err.offset or 1) - 1) from None
         except (ValueError, RecursionError, MemoryError) as err:
