@@ -17,9 +17,9 @@ classes that call it. It is killed when any clause fails. Two modes:
 - ``first`` (both profiles, with or without ``--subset``): the clauses that kill most run first
   (``CLAUSE_ORDER``) and a mutant's run stops at its first failure. Per-clause counts are then
   "first killer in that order".
-- ``all``: every clause of the affected blocks, so per-clause counts are exact (``--all-clauses``). Measured on 2 cores: about
-  10 s per mutant under ci (9 min for the subset, ~50 min for all of them); under thorough,
-  hours. Hence not the default of either profile.
+- ``all``: every clause of the affected blocks, so per-clause counts are exact (``--all-clauses``).
+  Measured on 2 cores: about 10 s per mutant under ci (9 min for the subset, ~50 min for all of
+  them); under thorough, hours. Hence not the default of either profile.
 
 A mutant no clause kills is compared with the float64 oracle in a child process (a mutant may
 crash or hang): outputs in eval and train mode, the input left unchanged, the parameter count and
