@@ -183,6 +183,17 @@ def cases(
     return draw_case()
 
 
+def _default_setting(block: BlockSpec, channels: int, variant: Mapping[str, Any] | None,
+                     domain: Expr | None) -> dict[str, Any] | None:
+    """The spec's defaults (a parameter without one at its minimum) with ``channels`` channels, or
+    None when that lies outside the block's (declared) domain."""
+    setting: dict[str, Any] = {p.name: channels if p.name == "in_channel" else p.default if p.default is not None
+                               else p.minimum for p in block.params}
+    if block.domain_violation(setting) is None and (domain is None or domain.evaluate(block.env(setting, variant))):
+        return setting
+    return None
+
+
 def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, ...],
                  variant: Mapping[str, Any] | None = None, domain: Expr | None = None) -> Case | None:
     """The case every search tries first: what the shrinker would end at (defaults, the fewest
@@ -193,19 +204,16 @@ def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, 
     """
     if not dtypes:
         return None
-    kwargs: dict[str, Any] = {p.name: p.default if p.default is not None else p.minimum for p in block.params
-                              if p.name != "in_channel"}
-    has_channels = any(p.name == "in_channel" for p in block.params)
     for channels in range(1, 65):
-        candidate = {"in_channel": channels, **kwargs} if has_channels else dict(kwargs)
-        if block.domain_violation(candidate) is None and (domain is None or domain.evaluate(block.env(candidate, variant))):
+        setting = _default_setting(block, channels, variant, domain)
+        if setting is not None:
             break
     else:
         return None
     for height, width in ((1, 1), (1, 2), (2, 2)):
         shape = (clause.min_batch, channels, height, width)
-        if block.input_violation(block.env(candidate, variant), shape) is None:
-            return Case(candidate, shape, dtypes[0], clause.layouts[0], 0, 1.0, 1.0, clause.values[0])
+        if block.input_violation(block.env(setting, variant), shape) is None:
+            return Case(setting, shape, dtypes[0], clause.layouts[0], 0, 1.0, 1.0, clause.values[0])
     return None
 
 
@@ -215,18 +223,12 @@ def typical_case(block: BlockSpec, clause, dtype: str, variant: Mapping[str, Any
     allows, a 2 x C x 5 x 7 input (within the clause's limits). Tried for every dtype a clause draws,
     so each dtype meets a case whose gates are not degenerate (at the minimal case a single hidden
     unit may be off, and the gate is then exactly 1/2 in any precision). None when there is none."""
-    kwargs: dict[str, Any] = {p.name: p.default if p.default is not None else p.minimum for p in block.params
-                              if p.name != "in_channel"}
-    has_channels = any(p.name == "in_channel" for p in block.params)
     batch, height, width = max(2, clause.min_batch), 5, 7
     for channels in range(16, min(64, clause.max_channels or 64) + 1):
-        candidate = {"in_channel": channels, **kwargs} if has_channels else dict(kwargs)
         shape = (batch, channels, height, width)
         if clause.max_numel and batch * channels * height * width > clause.max_numel:
             return None
-        if (block.domain_violation(candidate) is None
-                and (domain is None or domain.evaluate(block.env(candidate, variant)))
-                and block.input_violation(block.env(candidate, variant), shape) is None):
-            return Case(candidate, shape, dtype, clause.layouts[0], 1, 1.0, 1.0, clause.values[0])
+        setting = _default_setting(block, channels, variant, domain)
+        if setting is not None and block.input_violation(block.env(setting, variant), shape) is None:
+            return Case(setting, shape, dtype, clause.layouts[0], 1, 1.0, 1.0, clause.values[0])
     return None
-
