@@ -150,6 +150,19 @@ class Expr:
         except (ArithmeticError, ValueError, TypeError, OverflowError) as err:
             raise ExprError(f"{type(err).__name__}: {err}", self.source) from None
 
+    def pinned(self) -> dict[str, tuple]:
+        """The names that a top-level conjunct ``name in (a, b, ...)`` pins to literal values, so the
+        strategies draw them from there instead of rejecting every other value."""
+        tree = self.tree
+        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+        pinned: dict[str, tuple] = {}
+        for node in conjuncts:
+            if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and len(node.ops) == 1
+                    and isinstance(node.ops[0], ast.In)):
+                values = tuple(element.value for element in node.comparators[0].elts)  # literals: _check
+                pinned[node.left.id] = tuple(v for v in pinned.get(node.left.id, values) if v in values)
+        return pinned
+
     def __str__(self) -> str:
         return self.source
 

@@ -147,6 +147,13 @@ def cases(
     """Constructor keywords in the block's (declared) domain, an input shape, dtype, layout, values,
     magnitudes and a data seed, within what ``clause`` (a ``clauses.Clause``) draws."""
 
+    has_channels = any(p.name == "in_channel" for p in block.params)
+    channels_upper = min(profile.max_channels if has_channels else 64, clause.max_channels or profile.max_channels)
+    # A declared domain's `name in (...)`: drawn from those values, not drawn at large and rejected
+    # (which made a narrow domain many times slower).
+    declared = {param.name: choice(values) for param in block.params
+                if (values := declared_values(param, domain, channels_upper if param.name == "in_channel" else None))}
+
     # A composite without arguments: Hypothesis pretty-prints a strategy's arguments into a note
     # on every rejected draw, and printing a BlockSpec costs milliseconds.
     @st.composite
@@ -154,11 +161,11 @@ def cases(
         kwargs: dict[str, Any] = {}
         for param in block.params:
             if param.name != "in_channel":
-                strategy = small_float(param) if param.type == "float" else small_int(param, profile)
+                strategy = declared[param.name] if param.name in declared else (
+                    small_float(param) if param.type == "float" else small_int(param, profile))
                 kwargs[param.name] = draw(strategy, label=param.name)
-        has_channels = any(p.name == "in_channel" for p in block.params)
-        channels_upper = min(profile.max_channels if has_channels else 64, clause.max_channels or profile.max_channels)
-        channels = draw(channels_strategy(kwargs.get("ratio"), channels_upper), label="in_channel" if has_channels else "channels")
+        channels_from = declared["in_channel"] if "in_channel" in declared else channels_strategy(kwargs.get("ratio"), channels_upper)
+        channels = draw(channels_from, label="in_channel" if has_channels else "channels")
         if has_channels:
             kwargs = {"in_channel": channels, **kwargs}
         assume(block.domain_violation(kwargs) is None)
@@ -183,12 +190,24 @@ def cases(
     return draw_case()
 
 
+def declared_values(param: Param, domain: Expr | None, upper: int | None = None) -> tuple:
+    """The values a declared domain pins ``param`` to (``name in (a, b)``), of its type and in its range."""
+    kind = float if param.type == "float" else int
+    upper = upper if upper is not None else param.maximum
+    return tuple(v for v in (domain.pinned().get(param.name, ()) if domain is not None else ())
+                 if type(v) is kind and param.minimum <= v and (upper is None or v <= upper))
+
+
 def _default_setting(block: BlockSpec, channels: int, variant: Mapping[str, Any] | None,
                      domain: Expr | None) -> dict[str, Any] | None:
-    """The spec's defaults (a parameter without one at its minimum) with ``channels`` channels, or
-    None when that lies outside the block's (declared) domain."""
-    setting: dict[str, Any] = {p.name: channels if p.name == "in_channel" else p.default if p.default is not None
-                               else p.minimum for p in block.params}
+    """The spec's defaults (a parameter without one at its minimum; one a declared domain pins
+    elsewhere at its pinned value nearest the default) with ``channels`` channels, or None when that
+    lies outside the block's (declared) domain."""
+    setting: dict[str, Any] = {}
+    for param in block.params:
+        value = channels if param.name == "in_channel" else param.default if param.default is not None else param.minimum
+        pinned = declared_values(param, domain) if param.name != "in_channel" else ()
+        setting[param.name] = value if not pinned or value in pinned else min(pinned, key=lambda v: (abs(v - value), v))
     if block.domain_violation(setting) is None and (domain is None or domain.evaluate(block.env(setting, variant))):
         return setting
     return None

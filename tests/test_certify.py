@@ -15,9 +15,6 @@ import pytest
 
 from conformance.spec import load_spec
 
-# one pytest-xdist worker runs this module: its module-scoped work is done once (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("test_certify")
-
 BLOCKS = list(load_spec().blocks)
 
 

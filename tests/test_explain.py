@@ -13,9 +13,6 @@ from conformance.explain import CertificateError, explain, list_clauses, parse_d
 from conformance.spec import load_spec
 from conformance.targets import TargetError
 
-# one pytest-xdist worker runs this module: its module-scoped work is done once (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("test_explain")
-
 SPEC = load_spec()
 
 SE_HEADER = """\

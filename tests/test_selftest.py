@@ -18,9 +18,6 @@ from conformance import selftest
 from conformance.runner import Interrupted
 from conformance.spec import load_spec
 
-# one pytest-xdist worker runs this module: its module-scoped work is done once (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("test_selftest")
-
 SPEC = load_spec()
 
 

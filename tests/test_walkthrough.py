@@ -27,9 +27,6 @@ import conformance.targets
 from conformance.explain import explain, list_clauses, replay
 from conformance.spec import load_spec
 
-# one pytest-xdist worker runs this module: its module-scoped work is done once (tests/conftest.py)
-pytestmark = pytest.mark.xdist_group("test_walkthrough")
-
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 HEADING = "### Walkthrough: certify, explain, fix, replay"

@@ -1,6 +1,9 @@
-"""The GitHub Actions workflow runs the same tox matrix as tox.ini (it cannot run here; its shape can be checked)."""
+"""The GitHub Actions workflow runs the same tox matrix as tox.ini (it cannot run here; its shape can be
+checked), and the README's test command schedules the suite as tests/conftest.py says."""
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +119,24 @@ def test_matrix_job_aggregates_the_certify_jobs_certificates(workflow, tox_envs)
     assert uploads[0]["with"]["path"].rstrip("/") == downloads[0]["with"]["path"].rstrip("/") == "certificates"
     tox_ini = (ROOT / "tox.ini").read_text()
     assert "certificates/{env:TARGET}.json" in tox_ini  # where the certify envs write their certificates
+
+
+def test_the_test_command_keeps_each_listed_module_on_one_worker(tmp_path):
+    """Under `pytest -n 2` every test of a module in tests/conftest.py's ONE_WORKER_MODULES runs on one
+    worker, so its module-scoped certification runs once (xdist's loadgroup stopped doing it unnoticed)."""
+    shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    body = ("import os\nimport pytest\n\n@pytest.mark.parametrize('i', range(8))\ndef test_where(i):\n"
+            "    with open(os.environ['WHERE'], 'a') as log:\n"
+            "        log.write(f\"{__name__} {os.environ['PYTEST_XDIST_WORKER']}\\n\")\n")
+    for name in ("test_certify.py", "test_elsewhere.py"):
+        (tmp_path / name).write_text(body)
+    where = tmp_path / "where.txt"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "WHERE": str(where)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers: dict[str, set] = {}
+    for line in where.read_text().splitlines():
+        module, worker = line.split()
+        workers.setdefault(module, set()).add(worker)
+    assert sum(len(s) for s in workers.values()) >= 2 and len(workers["test_certify"]) == 1, workers

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 EXPECT = {"se": "fail"}
-TIMEOUT = 0.5  # seconds per clause: the test is about the timeout, so a short one will do
+TIMEOUT = 0.3  # seconds per clause: the test is about the timeout, so a short one will do
 
 
 class SE(nn.Module):
