@@ -11,6 +11,7 @@ the source length, the nesting depth and the size of every intermediate integer 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import warnings
@@ -150,6 +151,7 @@ class Expr:
         except (ArithmeticError, ValueError, TypeError, OverflowError) as err:
             raise ExprError(f"{type(err).__name__}: {err}", self.source) from None
 
+    @functools.cached_property  # read for every parameter of every explicit case a search builds
     def pinned(self) -> dict[str, tuple]:
         """The names that a top-level conjunct ``name in (a, b, ...)`` pins to literal values, so the
         strategies draw them from there instead of rejecting every other value."""

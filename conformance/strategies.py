@@ -194,7 +194,7 @@ def declared_values(param: Param, domain: Expr | None, upper: int | None = None)
     """The values a declared domain pins ``param`` to (``name in (a, b)``), of its type and in its range."""
     kind = float if param.type == "float" else int
     upper = upper if upper is not None else param.maximum
-    return tuple(v for v in (domain.pinned().get(param.name, ()) if domain is not None else ())
+    return tuple(v for v in (domain.pinned.get(param.name, ()) if domain is not None else ())
                  if type(v) is kind and param.minimum <= v and (upper is None or v <= upper))
 
 
