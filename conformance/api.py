@@ -20,12 +20,16 @@ from __future__ import annotations
 import atexit
 import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from .runner import DEFAULT_TIMEOUT, Certification, Pool, RunOptions, Task, environment, plan, reproduce_command
+from .certification import Certification, environment, reproduce_command
+from .options import DEFAULT_TIMEOUT, RunOptions
+from .planning import Inventory, plan
+from .pool import Pool
+from .results import ClauseResult, Task
 from .spec import DEFAULT_SPEC, Spec, load_spec
 from .targets import TargetError, TargetRef, resolve
 
@@ -37,29 +41,12 @@ class ClauseFailed(AssertionError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How clauses run: the search and the conditions (one worker pool per distinct setting)."""
-
-    profile: str = "ci"
-    seed: int = 0
-    timeout: float = DEFAULT_TIMEOUT
-    spec_path: str | None = None
-    device: str = "cpu"
-    precision: str = "strict"
-
-    def options(self, blocks: Sequence[str] = ()) -> RunOptions:
-        return RunOptions(profile=self.profile, seed=self.seed, timeout=self.timeout, blocks=list(blocks),
-                          spec_path=Path(self.spec_path) if self.spec_path else DEFAULT_SPEC,
-                          device=self.device, precision=self.precision)
-
-
-@dataclass(frozen=True)
 class ClauseParam:
     """One (target, block, clause, setting) — one test in a suite."""
 
     target: str  # the target as given (a label)
     task: Task
-    settings: Settings = Settings()
+    options: RunOptions = RunOptions()
     ref: TargetRef | None = None  # how a worker finds it; None: a mapping of factories, run in this process
 
     @property
@@ -79,8 +66,8 @@ class ClauseParam:
 
 
 @functools.lru_cache(maxsize=None)
-def _spec(spec_path: str | None) -> Spec:
-    return load_spec(spec_path or DEFAULT_SPEC)
+def _spec(spec_path: Path) -> Spec:
+    return load_spec(spec_path)
 
 
 # ---------------------------------------------------------------- targets
@@ -119,17 +106,18 @@ def _caller_folder() -> Path | None:
 
 
 # ---------------------------------------------------------------- worker pools (one per setting)
-_POOLS: dict[Settings, Pool] = {}
-_CERTIFICATIONS: dict[tuple[Settings, TargetRef], Certification] = {}
+_POOLS: dict[RunOptions, Pool] = {}
+_CERTIFICATIONS: dict[tuple[RunOptions, TargetRef], Certification] = {}
 
 
-def _certification(settings: Settings, ref: TargetRef) -> Certification:
+def _certification(options: RunOptions, ref: TargetRef) -> Certification:
     """The target imported in a worker of the setting's pool (kept for the session)."""
-    key = (settings, ref)
+    options = replace(options, blocks=())
+    key = (options, ref)
     if key not in _CERTIFICATIONS:
-        if settings not in _POOLS:
-            _POOLS[settings] = Pool(settings.options(), jobs=1)
-        _CERTIFICATIONS[key] = Certification(ref, _spec(settings.spec_path), settings.options(), _POOLS[settings])
+        if options not in _POOLS:
+            _POOLS[options] = Pool(options, jobs=1)
+        _CERTIFICATIONS[key] = Certification(ref, _spec(options.spec_path), options, _POOLS[options])
     return _CERTIFICATIONS[key]
 
 
@@ -142,86 +130,83 @@ def close_pools() -> None:
     _CERTIFICATIONS.clear()
 
 
-def _mapping_adapter(target: Mapping, label: str, spec: Spec):
+def _mapping_adapter(label: str, spec: Spec):
     from .targets import load_adapter
 
-    return load_adapter(TargetRef(label=label), spec, source=dict(target))
+    return load_adapter(TargetRef(label=label), spec, source=dict(_OBJECT_TARGETS[label]))
 
 
-def _mapping_inventory(adapter):
-    from .runner import Inventory
+def _mapping_identity(label: str) -> str:
+    """A mapping's example-database identity: what its factories are, not where they sit in memory."""
+    return "mapping:" + ",".join(f"{name}={getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
+                                 for name, f in sorted(_OBJECT_TARGETS[label].items()))
 
+
+def _mapping_inventory(adapter) -> Inventory:
     domains = {name: str(formula) for name, formula in adapter.domains.items()}
     return Inventory(sorted(adapter.factories), dict(adapter.variants), domains, {}, {}, {})
 
 
 # ---------------------------------------------------------------- running clauses
-def clause_params(target: Target, blocks: Sequence[str] | None = None, spec_path: str | None = None,
-                  settings: Settings | None = None, base: Path | None = None) -> list[ClauseParam]:
+def clause_params(target: Target, blocks: Sequence[str] | None = None, options: RunOptions | None = None,
+                  base: Path | None = None) -> list[ClauseParam]:
     """Every clause the spec declares for every block the target provides (and under its declaration)."""
-    settings = settings or Settings(spec_path=spec_path)
+    options = options or RunOptions()
     label, ref = _reference(target, base)
-    spec = _spec(settings.spec_path)
+    spec = _spec(options.spec_path)
     if ref is None:
-        inventory = _mapping_inventory(_mapping_adapter(_OBJECT_TARGETS[label], label, spec))
+        inventory = _mapping_inventory(_mapping_adapter(label, spec))
     else:
-        inventory = _certification(settings, ref).inventory
-    return [ClauseParam(label, task, settings, ref) for task in plan(spec, inventory, blocks or list(spec.blocks))]
+        inventory = _certification(options, ref).inventory
+    return [ClauseParam(label, task, options, ref) for task in plan(spec, inventory, blocks or list(spec.blocks))]
 
 
-def _outcome(param: ClauseParam) -> dict:
+def _outcome(param: ClauseParam) -> ClauseResult:
     """Run one clause: in a worker for files and modules, in this process for a mapping."""
     if param.ref is not None:
-        certification = _certification(param.settings, param.ref)
+        certification = _certification(param.options, param.ref)
         certification.run(only=[param.task])
         return certification.results.pop(param.task)
-    return _in_process(param)
+    from .engine import run_task
 
-
-def _in_process(param: ClauseParam) -> dict:
-    from .clauses import CLAUSES
-    from .engine import run_search
-    from .numeric import PRECISIONS
-    from .strategies import PROFILES
-    from .subject import Conditions, Subject
-
-    spec = _spec(param.settings.spec_path)
-    adapter = _mapping_adapter(_OBJECT_TARGETS[param.target], param.target, spec)
-    block = spec.block(param.block)
-    declared = param.task.declared
-    subject = Subject(spec, block, adapter, adapter.variants.get(block.name, {}) if declared else {},
-                      adapter.domains.get(block.name) if declared else None,
-                      Conditions(param.settings.device, PRECISIONS[param.settings.precision]))
-    outcome = run_search(subject, CLAUSES[param.clause], PROFILES[param.settings.profile], param.settings.seed,
-                         ".attncert/examples", f"{param.target}|{param.block}|{declared}|{param.clause}", declared)
-    return {**param.task.to_json(), "status": outcome.status, "message": outcome.message,
-            "counterexample": outcome.case.counterexample() if outcome.case and outcome.status == "fail" else None,
-            "details": outcome.details, "examples": outcome.examples, "seconds": outcome.seconds, "cause": outcome.cause}
+    spec = _spec(param.options.spec_path)
+    return run_task(spec, _mapping_adapter(param.target, spec), _mapping_identity(param.target), param.task, param.options)
 
 
 def check(param: ClauseParam) -> None:
     """Run one clause; raise ClauseFailed on failure, pytest's Skipped on a skip."""
     __tracebackhide__ = True  # pytest shows the failure, not this function's source
     result = _outcome(param)
-    if result["status"] == "skip":
+    if result.status == "skip":
         import pytest
 
-        pytest.skip(result["message"])
-    if result["status"] == "fail":
-        lines = [f"{param.id} failed for {param.target}: {result['message']}"]
-        case = result.get("counterexample")
-        if case is not None:
-            lines.append(f"counterexample: {case}")
-            lines.append("reproduce: " + reproduce_command(param.target, param.task, case, param.settings.options()))
-        if result.get("details"):
-            lines.append("the implementation raised:\n" + result["details"].rstrip())
+        pytest.skip(result.message)
+    if result.status == "fail":
+        lines = [f"{param.id} failed for {param.target}: {result.message}"]
+        if result.counterexample is not None:
+            lines.append(f"counterexample: {result.counterexample}")
+            lines.append("reproduce: " + reproduce_command(param.target, param.task, result.counterexample, param.options))
+        if result.details:
+            lines.append("the implementation raised:\n" + result.details.rstrip())
         raise ClauseFailed("\n".join(lines))
+
+
+def _options(blocks: Sequence[str] | None, spec_path: str | Path | None, profile: str, seed: int, timeout: float,
+             device: str, precision: str, runtime: str) -> RunOptions:
+    """The run's options; a runtime this machine cannot use raises RuntimeUnavailable (a ValueError)."""
+    from .runtimes import require
+
+    options = RunOptions(profile=profile, seed=seed, timeout=timeout, blocks=tuple(blocks or ()),
+                         spec_path=Path(spec_path) if spec_path else DEFAULT_SPEC, device=device, precision=precision,
+                         runtime=runtime)
+    require(_spec(options.spec_path), runtime, device)
+    return options
 
 
 def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str] | None = None,
                             blocks: Sequence[str] | None = None, spec_path: str | None = None,
                             profile: str = "ci", seed: int = 0, timeout: float = DEFAULT_TIMEOUT,
-                            device: str = "cpu"):
+                            device: str = "cpu", precision: str = "strict", runtime: str = "eager"):
     """A pytest decorator: one test per clause, the test function receiving ``attncert_check``.
 
     ``expected_failures`` maps clause ids (``"eca::params.count"``, or ``"eca::params.count[variant]"``)
@@ -229,8 +214,8 @@ def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str]
     """
     import pytest
 
-    settings = Settings(profile, seed, timeout, spec_path, device)
-    params = clause_params(target, blocks, settings=settings, base=_caller_folder())
+    options = _options(None, spec_path, profile, seed, timeout, device, precision, runtime)
+    params = clause_params(target, blocks, options, base=_caller_folder())
     expected = dict(expected_failures or {})
     known = {p.id for p in params}
     stale = sorted(set(expected) - known)
@@ -248,28 +233,31 @@ def parametrize_with_checks(target: Target, expected_failures: Mapping[str, str]
 
 def certify(target: Target, blocks: Sequence[str] | None = None, profile: str = "ci", seed: int = 0,
             spec_path: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT, device: str = "cpu",
-            precision: str = "strict"):
+            precision: str = "strict", runtime: str = "eager"):
     """Certify a target and return its certificate (the same content as the JSON certificate).
 
-    ``precision`` is ``strict``, ``tf32``, ``autocast-bf16`` or ``autocast-fp16``. Files, module
-    names and module objects run in worker processes (crash- and hang-proof, like the CLI); a
-    mapping of block name -> factory runs in this process.
+    ``precision`` is ``strict``, ``tf32``, ``autocast-bf16`` or ``autocast-fp16``; ``runtime`` is
+    ``eager``, ``compile``, ``export`` or ``onnx``. Files, module names and module objects run in
+    worker processes (crash- and hang-proof, like the CLI); a mapping of block name -> factory runs
+    in this process.
     """
     from . import certificate
 
-    settings = Settings(profile, seed, timeout, str(spec_path) if spec_path else None, device, precision)
-    spec = _spec(settings.spec_path)
-    options = settings.options(blocks or [])
+    options = _options(blocks, spec_path, profile, seed, timeout, device, precision, runtime)
+    spec = _spec(options.spec_path)
     label, ref = _reference(target)
     if ref is not None:
         with Pool(options) as pool:
             certification = Certification(ref, spec, options, pool)
             certification.run()
             return certification.certificate()
-    params = clause_params(target, blocks, settings=settings)
-    results = {p.task: _in_process(p) for p in params}
-    inventory = _mapping_inventory(_mapping_adapter(_OBJECT_TARGETS[label], label, spec))
-    if not any(spec.block(name).factory in inventory.provided for name in blocks or spec.blocks):
+    params = clause_params(target, blocks, options)
+    inventory = _mapping_inventory(_mapping_adapter(label, spec))
+    if not any(inventory.provides(spec, name) for name in blocks or spec.blocks):
         raise TargetError(f"{label} provides none of the blocks' factories")
+    results = {p.task: _outcome(p) for p in params}
+    from .worker import machine
+
+    inventory.environment.update(machine(options.device))  # this process runs the clauses
     return certificate.build(label, spec, blocks or list(spec.blocks), inventory, [p.task for p in params], results,
-                             environment(options, None), True)
+                             environment(options, inventory), True, runtime)

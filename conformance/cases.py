@@ -25,9 +25,15 @@ class Case:
     weight_scale: float = 1.0  # the canonical weights' magnitude relative to PyTorch's default init
     values: str = "normal"
     extra: Mapping[str, Any] = field(default_factory=dict)  # clause-specific draws (e.g. perturbed index)
+    weight_seed: int | None = None  # where the module's weights come from, when not from ``seed`` (a deployed artifact's)
+
+    @property
+    def module_seed(self) -> int:
+        """The seed of the module's weights (its own initialisation, and the oracle's canonical ones)."""
+        return self.seed if self.weight_seed is None else self.weight_seed
 
     def counterexample(self) -> dict[str, Any]:
-        """The DESIGN §4 counterexample object: keywords, input shape, dtype, layout, values, data seed."""
+        """The certificate's counterexample object: keywords, input shape, dtype, layout, values, data seed."""
         return {
             **self.kwargs,
             "input_shape": list(self.input_shape),
@@ -38,6 +44,7 @@ class Case:
             "weight_scale": self.weight_scale,
             "seed": self.seed,
             **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"weight_seed": self.weight_seed} if self.weight_seed is not None else {}),
         }
 
     @classmethod
@@ -59,13 +66,16 @@ class Case:
         except (TypeError, ValueError) as err:
             raise ValueError(f"not a counterexample: {err}") from None
         extra = data.pop("extra", {})
+        weight_seed = data.pop("weight_seed", None)
         if len(shape) != 4 or min(shape) < 1:
             raise ValueError(f"not a counterexample: input_shape {list(shape)} is not [B, C, H, W] of positive sizes")
         for name, value, known in (("dtype", dtype, DTYPES + REDUCED_DTYPES), ("memory_format", layout, LAYOUTS),
                                    ("values", values, VALUES)):
             if value not in known:
                 raise ValueError(f"not a counterexample: {name} {value!r} is not one of {', '.join(known)}")
-        return cls(data, shape, dtype, layout, seed, input_scale, weight_scale, values, extra)  # type: ignore[arg-type]
+        if weight_seed is not None and (isinstance(weight_seed, bool) or not isinstance(weight_seed, int)):
+            raise ValueError(f"not a counterexample: weight_seed {weight_seed!r} is not an integer")
+        return cls(data, shape, dtype, layout, seed, input_scale, weight_scale, values, extra, weight_seed)  # type: ignore[arg-type]
 
     def with_(self, **changes) -> "Case":
         return replace(self, **changes)

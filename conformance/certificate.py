@@ -1,4 +1,4 @@
-"""The certificate (DESIGN §4): data model, verdicts, the one builder, atomic JSON, Markdown.
+"""The certificate: data model, verdicts, the one builder, atomic JSON, Markdown.
 
 ``build`` turns what a run did (its tasks, their results, what the target provides) into a
 ``Certificate``; the CLI, the Python API and ``replay`` all use it. A block's verdict is ``fail``
@@ -11,40 +11,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .results import ClauseResult
+
 VERDICTS = ("pass", "fail", "incomplete", "absent")
-
-
-@dataclass
-class ClauseResult:
-    id: str
-    status: str  # pass | fail | skip
-    message: str = ""
-    counterexample: dict | None = None
-    reproduce: str | None = None
-    examples: int = 0
-    seconds: float = 0.0
-    details: str = ""  # the implementation's traceback, for reproduce / replay
-    cause: str | None = None  # a reason shared with other clauses of the block
-
-    @classmethod
-    def from_result(cls, result: Mapping[str, Any], reproduce: str | None = None) -> "ClauseResult":
-        return cls(result["clause"], result["status"], result.get("message", ""), result.get("counterexample"),
-                   reproduce, result.get("examples", 0), result.get("seconds", 0.0), result.get("details", ""),
-                   result.get("cause"))
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["seconds"] = round(self.seconds, 3)
-        for optional in ("details", "cause"):
-            if not data[optional]:
-                del data[optional]
-        return data
 
 
 @dataclass
@@ -52,11 +27,11 @@ class RunResult:
     """The clauses of one block under one setting (the plain spec, or the adapter's declaration)."""
 
     expected: list[str]  # clause ids the spec declares: a run with fewer results is not a pass
-    clauses: list[ClauseResult] = field(default_factory=list)
+    clauses: list[ClauseResult] = field(default_factory=list)  # in planned order
 
     @property
     def missing(self) -> list[str]:
-        done = {c.id for c in self.clauses}
+        done = {c.task.clause for c in self.clauses}
         return [cid for cid in self.expected if cid not in done]
 
     @property
@@ -74,6 +49,7 @@ class BlockResult:
     domain: str | None = None  # the adapter's DOMAIN entry
     variant: RunResult | None = None  # the run under the declaration
     domain_note: str = ""  # e.g. that the declared domain excludes the documents' defaults
+    deployed: dict | None = None  # under a runtime: what its artifacts were built from and what it excludes
 
     @property
     def verdict(self) -> str:
@@ -90,6 +66,8 @@ class BlockResult:
                                "clauses": [c.to_json() for c in self.variant.clauses]}
             if self.variant.missing:
                 data["variant"]["not_run"] = self.variant.missing
+        if self.deployed is not None:
+            data["runtime"] = self.deployed
         data["clauses"] = [c.to_json() for c in self.plain.clauses]
         if self.plain.missing:
             data["not_run"] = self.plain.missing
@@ -138,25 +116,20 @@ def attncert_version() -> str | None:
 
 
 def build(label: str, spec, blocks: Iterable[str], inventory, tasks, results: Mapping, environment: dict,
-          complete: bool, reproduce=None) -> Certificate:
-    """The certificate of a run: ``tasks`` planned (runner.Task), ``results`` by task (dicts as
-    workers report them), ``inventory`` of the target (runner.Inventory); ``reproduce(task, case)``
-    gives the command that replays a failing case."""
+          complete: bool, runtime: str = "eager") -> Certificate:
+    """The certificate of a run: ``tasks`` planned, their ``ClauseResult``s by task, ``inventory`` of
+    the target (planning.Inventory), under ``runtime``."""
     by_block: dict[str, BlockResult] = {}
     for name in blocks:
         block = spec.block(name)
-        result = BlockResult(provided=block.factory in inventory.provided)
+        result = BlockResult(provided=inventory.provides(spec, name))
+        if runtime != "eager" and result.provided:
+            result.deployed = _deployment(block, spec.runtime(runtime))
         for declared in (False, True):
             planned = [t for t in tasks if t.block == name and t.declared == declared]
             if not planned:
                 continue
-            run = RunResult([t.clause for t in planned])
-            for task in planned:
-                if task in results:
-                    outcome = results[task]
-                    command = reproduce(task, outcome["counterexample"]) if reproduce and outcome["status"] == "fail" \
-                        and outcome.get("counterexample") is not None else None
-                    run.clauses.append(ClauseResult.from_result(outcome, command))
+            run = RunResult([t.clause for t in planned], [results[t] for t in planned if t in results])
             if declared:
                 result.variant = run
                 result.declared = inventory.declared.get(name)
@@ -168,16 +141,25 @@ def build(label: str, spec, blocks: Iterable[str], inventory, tasks, results: Ma
     return Certificate(label, environment, by_block, complete, inventory.source.get("path"), inventory.source.get("sha256"))
 
 
+def _deployment(block, runtime) -> dict:
+    """A block's deployment: the settings its artifacts were built for and their trace inputs, and
+    what the runtime excludes for every implementation (never certified, so said here)."""
+    from .strategies import deployment_settings
+
+    settings = deployment_settings(block)
+    return {"name": runtime.name, "doc": runtime.doc,
+            "artifacts": [{"setting": setting, "trace_input": list(runtime.trace_shape(channels))} for setting, channels in settings],
+            "excluded": [{"where": f"not ({rule.check})", "why": rule.why} for rule in runtime.input_domain],
+            **({"examples_per_clause": runtime.examples} if runtime.examples else {})}
+
+
 def _domain_note(block, domain: str | None, declared: dict | None) -> str:
     """Whether a declared domain leaves out the documents' own default setting."""
     if not domain:
         return ""
     from .expr import Expr
 
-    defaults = dict(block.defaults)
-    for p in block.params:
-        defaults.setdefault(p.name, 64)
-    if Expr.parse(domain).evaluate(block.env(defaults, declared or {})):
+    if Expr.parse(domain).evaluate(block.env(block.sample_setting(), declared or {})):
         return ""
     shown = ", ".join(f"{p.name}={p.default}" for p in block.params if p.default is not None)
     return f"the declared domain excludes the documents' defaults ({shown})"

@@ -25,6 +25,7 @@ from typing import Callable
 from .cases import Case, DTYPES, LAYOUTS, REDUCED_DTYPES, VALUES
 from .lazy import lazy_torch
 from .numeric import Bounded
+from .spec import EAGER
 from .subject import (
     PERTURBATION,
     ClauseFailure,
@@ -37,6 +38,7 @@ from .subject import (
     gradient_tolerance,
     build,
     call,
+    call_with_params,
     expected_output,
     input_values,
     lay_out,
@@ -69,6 +71,11 @@ class Clause:
     needs_cuda: bool = False
     needs_stages: bool = False
     needs_weights: bool = False
+    deployed: bool = True  # runs forward (through the runtime's artifact); False: judges the module as built
+
+    def runtime(self, subject: Subject):
+        """The runtime this clause's forward runs under: the run's, or eager for a clause on the module as built."""
+        return subject.conditions.runtime if self.deployed else EAGER
 
     @property
     def doc(self) -> str:
@@ -80,10 +87,13 @@ class Clause:
 
     def skip_reason(self, subject: Subject) -> str | None:
         """Why this clause does not apply to the subject (a skip, never a pass), or None."""
+        runtime = subject.conditions.runtime
+        if self.id in runtime.skip:
+            return f"does not apply under --runtime {runtime.name}: {runtime.skip[self.id]}"
         if self.invariant is not None:
             use = subject.block.invariant(self.invariant)
             if use is not None and use.unless is not None:
-                env = subject.block.env(subject.block.defaults | _sample_channels(subject), subject.variant)
+                env = subject.block.env(subject.block.sample_setting(), subject.variant)
                 if use.unless.evaluate(env):
                     return f"not required under the declared variant ({use.unless} holds)"
         if self.needs_stages:
@@ -102,10 +112,6 @@ class Clause:
         if self.needs_weights and not block.weights:
             return False
         return not self.needs_stages or bool(block.stages)
-
-
-def _sample_channels(subject: Subject) -> dict[str, int]:
-    return {"in_channel": 64} if any(p.name == "in_channel" for p in subject.block.params) else {}
 
 
 CLAUSES: dict[str, Clause] = {}
@@ -170,6 +176,12 @@ def _assert_agree(subject: Subject, case: Case, found, reference, bound: Bounded
         assert_matches(found, Bounded(reference, permute(bound.e), bound.dtype), what, spread=2)
 
 
+def _modes(subject: Subject) -> tuple[bool, ...]:
+    """The modes to check, eval first (training = False, True): eval only where the runtime's
+    artifact has no train mode (ONNX runs the inference graph)."""
+    return (False, True) if subject.conditions.runtime.keeps_train_mode else (False,)
+
+
 def _cotangent(case: Case):
     return torch.randn(case.input_shape, generator=torch.Generator().manual_seed(case.seed + 2), dtype=torch.float64)
 
@@ -222,11 +234,12 @@ def _gradients(subject: Subject, module, x, cotangent, what: str):
 
 
 # ---------------------------------------------------------------- construction and bookkeeping
-@clause("construct", scaled=False)
+@clause("construct", scaled=False, deployed=False)
 def check_construct(subject: Subject, case: Case) -> None:
     """The factory accepts every valid combination of the spec's keywords and returns an nn.Module.
 
-    Source: DESIGN §2 (factory signatures); the spec's parameter ranges and domain rules.
+    Source: the plug-in contract (README: factories take the spec's keywords); the spec's parameter
+    ranges and domain rules.
     Causes: a kernel or width that is invalid for some channel counts (ECA's even or zero kernel);
     asserts on "nice" sizes (C divisible by ratio); missing keywords (gama instead of gamma).
     Fix: accept the contract's keywords and make the constructor valid over the whole domain.
@@ -250,7 +263,7 @@ def check_shape_preserved(subject: Subject, case: Case) -> None:
 def check_dtype_preserved(subject: Subject, case: Case) -> None:
     """The output has the input's dtype (under --autocast: the dtype autocast's casting rules give).
 
-    Source: DESIGN §2 (forward maps a tensor to one of the same shape, dtype and device); under
+    Source: the plug-in contract (forward maps a tensor to one of the same shape, dtype and device); under
     autocast, the gated product x * gate promotes to the wider of the two dtypes.
     Causes: .float() or torch.tensor(...) constants created in float32; explicit casts.
     Fix: create constants with dtype=x.dtype, or avoid them.
@@ -268,7 +281,7 @@ def check_dtype_preserved(subject: Subject, case: Case) -> None:
 def check_device_preserved(subject: Subject, case: Case) -> None:
     """The output lives on the input's device.
 
-    Source: DESIGN §2.
+    Source: the plug-in contract (forward keeps the input's shape, dtype and device).
     Causes: tensors created without device=x.device (e.g. torch.zeros(n) in forward), .cpu()/.cuda() calls.
     Fix: create every tensor on x.device.
     """
@@ -278,7 +291,7 @@ def check_device_preserved(subject: Subject, case: Case) -> None:
         raise ClauseFailure(f"output on {out.device}, input on {x.device}")
 
 
-@clause("params.count", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False)
+@clause("params.count", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False, deployed=False)
 def check_params_count(subject: Subject, case: Case) -> None:
     """The module has exactly the number of trainable parameters the spec's formula gives.
 
@@ -295,11 +308,12 @@ def check_params_count(subject: Subject, case: Case) -> None:
         raise ClauseFailure(f"{found} parameters {shapes}, expected {expected} ({subject.block.param_count})")
 
 
-@clause("weights.transfer", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False, needs_weights=True)
+@clause("weights.transfer", layouts=("contiguous",), dtypes=("float64",), values=("normal",), scaled=False,
+        needs_weights=True, deployed=False)
 def check_weights_transfer(subject: Subject, case: Case) -> None:
     """The spec's canonical weights can be loaded into the module (load_<block> or registration order).
 
-    Source: DESIGN §2 (weight transfer).
+    Source: the plug-in contract's weight transfer (README: load_<block>, else registration order).
     Causes: parameters of other shapes than the canonical ones (extra layers, other widths), or a
     different registration order with equal element counts but no load_<block> hook; never maps
     a weight onto a bias or the reverse.
@@ -320,7 +334,7 @@ def check_oracle_output(subject: Subject, case: Case) -> None:
     computing in lower precision.
     Fix: compare your forward step by step with the documents' block.
     """
-    for training in (False, True):  # eval first: a train-mode pass updates running statistics
+    for training in _modes(subject):  # eval first: a train-mode pass updates running statistics
         module, weights, note = _loaded_module(subject, case, training)
         mode = "train" if training else "eval"
         expected = expected_output(subject, case, weights, training)
@@ -375,15 +389,7 @@ def _finite_differences(subject: Subject, case: Case, second_order: bool) -> Non
     x = make_input(subject, case).requires_grad_(True)
 
     def function(inp, *weights):
-        from torch.func import functional_call
-
-        try:
-            out = functional_call(module, dict(zip(names, weights)), (inp,))
-        except Exception as err:
-            raise ClauseFailure(f"forward raised {type(err).__name__}: {err}", cause=f"forward:{type(err).__name__}") from err
-        if not isinstance(out, torch.Tensor):
-            raise ClauseFailure(f"forward returned {type(out).__name__}, not a torch.Tensor", cause="forward:type")
-        return out
+        return call_with_params(subject, module, dict(zip(names, weights)), inp)
 
     checker = torch.autograd.gradgradcheck if second_order else torch.autograd.gradcheck
     try:
@@ -430,7 +436,7 @@ def check_deterministic(subject: Subject, case: Case) -> None:
     """
     module = _scaled_module(subject, case)
     x = make_input(subject, case)
-    for training in (True, False):
+    for training in reversed(_modes(subject)):
         module.train(training)
         first, second = call(subject, module, x), call(subject, module, x)
         if not torch.equal(first, second):
@@ -442,7 +448,7 @@ def check_deterministic(subject: Subject, case: Case) -> None:
 def check_input_unmutated(subject: Subject, case: Case) -> None:
     """Forward and backward leave the input tensor's values unchanged.
 
-    Source: DESIGN §5; callers reuse their feature maps (skip connections).
+    Source: callers reuse their feature maps (skip connections); the blocks return a new tensor.
     Causes: in-place ops on the input (x.mul_(gate), x *= gate, torch.sigmoid_(x)).
     Fix: return x * gate, a new tensor.
     """
@@ -461,7 +467,8 @@ def check_input_unmutated(subject: Subject, case: Case) -> None:
 def check_layout_equivalent(subject: Subject, case: Case) -> None:
     """channels_last and non-contiguous inputs give the same output as a contiguous input.
 
-    Source: DESIGN §5; channels_last is PyTorch's fast layout for convolutional networks.
+    Source: channels_last is PyTorch's fast layout for convolutional networks; crops, slices and
+    transposes give strided feature maps; the blocks are defined on values, not on memory layout.
     Causes: x.view(...) on the input (fails or scrambles for non-contiguous strides), reshapes that
     assume NCHW strides, custom kernels that read raw storage.
     Fix: use reshape/flatten on pooled results, or make the input contiguous first.
@@ -477,7 +484,7 @@ def check_cuda_agreement(subject: Subject, case: Case) -> None:
     """On a CUDA device the block gives the CPU's output, input gradient and parameter gradients,
     within their error bounds.
 
-    Source: DESIGN §5 (CPU/GPU agreement where CUDA exists).
+    Source: a block computes the same function on every device (checked wherever CUDA exists).
     Causes: device-specific code paths (a gate computed in half precision only on CUDA, another
     padding), tensors created on the CPU inside forward, a CUDA kernel with a wrong backward.
     Fix: one device-agnostic forward.
@@ -594,7 +601,7 @@ def check_batch_independent(subject: Subject, case: Case) -> None:
     Fix: reduce over (2, 3) or dim=1 only; reshape with the batch size first.
     """
     use = subject.block.invariant("batch_independent")
-    modes = (False, True) if use.holds_in_train_mode(subject.env(case)) else (False,)
+    modes = _modes(subject) if use.holds_in_train_mode(subject.env(case)) else (False,)
     values = input_values(case)
     for training in modes:
         module, bound, _ = _comparable(subject, case, training)
@@ -642,7 +649,7 @@ def check_kernel_size(subject: Subject, case: Case) -> None:
     module.eval()
     # Positive weights of size ~1/numel: every tap in reach moves the gate visibly, and the
     # summed logits stay far from sigmoid's saturation.
-    generator = torch.Generator().manual_seed(case.seed + 4)
+    generator = torch.Generator().manual_seed(case.module_seed + 4)
     with torch.no_grad():
         for p in module.parameters():
             p.copy_((torch.rand(p.shape, generator=generator, dtype=torch.float64) + 0.5) / p.numel())

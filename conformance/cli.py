@@ -1,6 +1,6 @@
 """``attncert``: certify implementations, reproduce a failure, explain clauses, print torchstat tables.
 
-Exit status (DESIGN §3): 0 every provided block passes; 1 some block fails; 2 usage, import or
+Exit status: 0 every provided block passes; 1 some block fails; 2 usage, import or
 spec error (one clear line; the traceback only with --debug); 130/143 when interrupted.
 ``list``, ``explain``, ``reproduce``, ``replay`` and ``matrix`` never import torch in this process.
 """
@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import signal
 import sys
 import traceback
 from pathlib import Path
 
-from .runner import DEFAULT_TIMEOUT, GIB, Certification, Interrupted, Pool, RunOptions, Task
-from .spec import DEFAULT_SPEC, DomainError, SpecError, load_spec
+from .certification import Certification
+from .locations import DEFAULT_SPEC
+from .options import DEFAULT_DATABASE, DEFAULT_TIMEOUT, PROFILES, RunOptions, check_device, precision_name
+from .pool import GIB, Interrupted, Pool
+from .results import Task
+from .spec import DomainError, SpecError, load_spec
 from .targets import MissingDependency, TargetError, bundled_targets, resolve
-
-PROFILE_NAMES = ("ci", "dev", "thorough")
 
 
 class UsageError(Exception):
     """Bad command-line input (exit status 2)."""
 
 
-def _add_conditions(parser: argparse.ArgumentParser) -> None:
-    """--device, --tf32, --autocast: where clauses run and how float32 rounds (DESIGN §3)."""
+def _add_conditions(parser: argparse.ArgumentParser, many_runtimes: bool = False) -> None:
+    """--device, --tf32, --autocast, --runtime: where clauses run, how float32 rounds, how the block is deployed."""
     parser.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N",
                         help="run every clause on this device; the float64 oracle stays on the CPU (default: cpu)")
     precision = parser.add_mutually_exclusive_group()
@@ -34,6 +37,11 @@ def _add_conditions(parser: argparse.ArgumentParser) -> None:
                            help="certify with TF32 matmuls and convolutions (budgets from TF32's 10-bit mantissa)")
     precision.add_argument("--autocast", choices=("bf16", "fp16"),
                            help="certify under torch.autocast to bfloat16 / float16, with reduced-precision inputs too")
+    parser.add_argument("--runtime", default="eager", metavar="eager|compile|export|onnx" + ("|all" if many_runtimes else ""),
+                        help="certify the block as deployed: torch.compile(dynamic=True), torch.export, or ONNX run by "
+                             "onnxruntime, built once per setting at a trace input and judged at other sizes"
+                             + (" ('all': each of them, one certificate per runtime)" if many_runtimes else "")
+                             + " (default: eager)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--all", action="store_true", help="certify every bundled implementation in impl/")
     certify.add_argument("--json", metavar="FILE", help="write the JSON certificate here (with --all: a folder)")
     certify.add_argument("--markdown", metavar="FILE", help="write a Markdown report here (with --all: a folder)")
-    certify.add_argument("--profile", choices=PROFILE_NAMES, default="ci", help="how hard to search (default: ci)")
+    certify.add_argument("--profile", choices=tuple(PROFILES), default="ci", help="how hard to search (default: ci)")
     certify.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
     certify.add_argument("--block", action="append", metavar="NAME", help="only these blocks (repeatable)")
     certify.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
@@ -54,9 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--memory-limit", type=float, metavar="GIB",
                          help="resident memory the implementation's processes may use together (default: half the machine's, at most 16)")
     certify.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core, at most 2)")
-    certify.add_argument("--database", default=".attncert/examples", metavar="DIR",
+    certify.add_argument("--database", default=DEFAULT_DATABASE, metavar="DIR",
                          help="Hypothesis example database (failing examples are replayed first); 'none' to disable")
-    _add_conditions(certify)
+    _add_conditions(certify, many_runtimes=True)
     certify.add_argument("--quiet", action="store_true", help="no progress display")
     certify.add_argument("--verbose", action="store_true", help="list every clause with its timing")
 
@@ -141,17 +149,28 @@ def _install_signal_handlers() -> None:
 
 
 def _precision(args) -> str:
-    if getattr(args, "tf32", False):
-        return "tf32"
-    if getattr(args, "autocast", None):
-        return f"autocast-{args.autocast}"
-    return "strict"
+    return precision_name(getattr(args, "tf32", False), getattr(args, "autocast", None))
 
 
 def _device(text: str) -> str:
-    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise UsageError(f"--device must be cpu, cuda or cuda:N, not {text!r}")
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+# The optional commands' own dependencies (pyproject.toml's extras of the same names).
+EXTRAS = {"stat": ("pandas", "torchstat"), "selftest": ("libcst",)}
+
+
+def _require_extra(extra: str) -> None:
+    """A command whose extra is not installed is a usage error that says how to install it."""
+    import importlib.util
+
+    missing = [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"attncert {extra} needs {', '.join(missing)}, which this environment lacks: "
+                         f"pip install \"attncert[{extra}]\"")
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -164,15 +183,32 @@ def _options(args, blocks) -> RunOptions:
     _positive("--memory-limit", args.memory_limit)
     _positive("--jobs", getattr(args, "jobs", None))
     database = None if args.database.lower() == "none" else args.database
-    return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=blocks, spec_path=args.spec,
+    return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=tuple(blocks), spec_path=args.spec,
                       database=database, device=_device(args.device), precision=_precision(args),
                       memory_limit=int(args.memory_limit * GIB) if args.memory_limit else None)
 
 
-def _output_path(option: str | None, label: str, suffix: str, many: bool) -> Path | None:
+def _runtimes(spec, name: str, device: str, each: bool = False) -> list[str]:
+    """The runtimes a command runs under (``all``: the spec's, in its order), checked up front: a
+    runtime this machine cannot use is a usage error naming what it lacks."""
+    from .runtimes import RuntimeUnavailable, require
+
+    names = list(spec.runtimes) if each and name == "all" else [name]
+    for runtime in names:
+        try:
+            require(spec, runtime, device)
+        except RuntimeUnavailable as err:
+            raise UsageError(str(err)) from None
+    return names
+
+
+def _output_path(option: str | None, label: str, suffix: str, many: bool, runtime: str | None = None) -> Path | None:
+    """Where a certificate or report goes: the FILE given, or ``label`` + suffix in the folder given
+    (--all); with several runtimes, the runtime's name before the suffix."""
     if not option:
         return None
-    return Path(option) / (Path(label).stem + suffix) if many else Path(option)
+    path = Path(option) / (Path(label).stem + suffix) if many else Path(option)
+    return path.with_name(f"{path.stem}-{runtime}{path.suffix}") if runtime else path
 
 
 def _check_outputs(paths: list[Path | None]) -> None:
@@ -187,8 +223,7 @@ def _check_outputs(paths: list[Path | None]) -> None:
 
 @command("certify")
 def _certify(args) -> int:
-    from .certificate import write_atomically, write_json
-    from .report import Progress, markdown, print_certificate, print_summary
+    from .report import print_summary
 
     spec = load_spec(args.spec)
     for name in args.block or []:
@@ -197,51 +232,73 @@ def _certify(args) -> int:
         raise UsageError("give one TARGET or --all")
     refs = [resolve(t) for t in (list(bundled_targets()) if args.all else [args.target])]
     options = _options(args, args.block or [])
-    outputs = {ref: (_output_path(args.json, ref.label, ".json", args.all), _output_path(args.markdown, ref.label, ".md", args.all))
-               for ref in refs}
+    runtimes = _runtimes(spec, args.runtime, options.device, each=True)
+    several = len(runtimes) > 1
+    outputs = {(ref, runtime): (_output_path(args.json, ref.label, ".json", args.all, runtime if several else None),
+                                _output_path(args.markdown, ref.label, ".md", args.all, runtime if several else None))
+               for ref in refs for runtime in runtimes}
     _check_outputs([p for pair in outputs.values() for p in pair])
     _install_signal_handlers()
     statuses, certificates = [], []
-    with Pool(options, args.jobs) as pool:
-        for ref in refs:
-            json_path, md_path = outputs[ref]
-            try:
-                certification = Certification(ref, spec, options, pool)
-            except MissingDependency as err:
-                if not args.all:
-                    raise
-                print(f"attncert: skipping {ref.label}: {err}", file=sys.stderr)
-                continue
-            except TargetError as err:
-                if not args.all:
-                    raise
-                print(f"attncert: {ref.label}: {err}", file=sys.stderr)
-                statuses.append(2)
-                continue
-            try:
-                with Progress(ref.label, enabled=not args.quiet) as progress:
-                    progress.plan(len(certification.tasks))
-                    pool.progress = progress.update
-                    certification.run()
-            except Interrupted as stop:
-                partial = certification.certificate(complete=False)
-                if json_path:
-                    write_json(partial, json_path)
-                print_certificate(partial.to_json(), json_path, verbose=args.verbose)
-                print(f"\nattncert: interrupted ({stop}); unfinished blocks are incomplete; partial certificate "
-                      + (f"written to {json_path}" if json_path else "not written (no --json)"), file=sys.stderr)
-                return 128 + stop.signum
-            certificate = certification.certificate()
-            if json_path:
-                write_json(certificate, json_path)
-            if md_path:
-                write_atomically(md_path, markdown(certificate.to_json()))
-            print_certificate(certificate.to_json(), json_path, md_path, verbose=args.verbose)
-            certificates.append(certificate)
-            statuses.append(certificate.exit_status)
-    if args.all:
+    for runtime in runtimes:
+        with Pool(replace(options, runtime=runtime), args.jobs) as pool:
+            for ref in refs:
+                try:
+                    certificate = _certify_one(args, ref, spec, pool, *outputs[ref, runtime])
+                except Interrupted as stop:
+                    return 128 + stop.signum
+                if isinstance(certificate, int):  # the target could not be certified (--all goes on)
+                    statuses.append(certificate)
+                    continue
+                if certificate is not None:
+                    certificates.append(certificate)
+                    statuses.append(certificate.exit_status)
+    if args.all or several:
         print_summary([c.to_json() for c in certificates])
     return max(statuses) if statuses else 2
+
+
+def _certify_one(args, ref, spec, pool: Pool, json_path: Path | None, md_path: Path | None):
+    """Certify one target on ``pool`` (its options say the runtime), write and print its certificate.
+    Returns the certificate, None when --all skips a target whose library is missing, or 2 when
+    --all goes on past a target that cannot be imported; re-raises ``Interrupted`` after writing
+    the partial certificate."""
+    from .certificate import write_atomically, write_json
+    from .report import Progress, markdown, print_certificate
+
+    try:
+        certification = Certification(ref, spec, pool.options, pool)
+    except MissingDependency as err:
+        if not args.all:
+            raise
+        print(f"attncert: skipping {ref.label}: {err}", file=sys.stderr)
+        return None
+    except TargetError as err:
+        if not args.all:
+            raise
+        print(f"attncert: {ref.label}: {err}", file=sys.stderr)
+        return 2
+    runtime = pool.options.runtime
+    label = ref.label if runtime == "eager" else f"{ref.label} (--runtime {runtime})"
+    try:
+        with Progress(label, enabled=not args.quiet) as progress:
+            progress.plan(len(certification.tasks))
+            certification.run(progress=progress.update)
+    except Interrupted as stop:
+        partial = certification.certificate(complete=False)
+        if json_path:
+            write_json(partial, json_path)
+        print_certificate(partial.to_json(), json_path, verbose=args.verbose)
+        print(f"\nattncert: interrupted ({stop}); unfinished blocks are incomplete; partial certificate "
+              + (f"written to {json_path}" if json_path else "not written (no --json)"), file=sys.stderr)
+        raise
+    certificate = certification.certificate()
+    if json_path:
+        write_json(certificate, json_path)
+    if md_path:
+        write_atomically(md_path, markdown(certificate.to_json()))
+    print_certificate(certificate.to_json(), json_path, md_path, verbose=args.verbose)
+    return certificate
 
 
 @command("reproduce")
@@ -265,8 +322,10 @@ def _reproduce(args) -> int:
         raise UsageError(f"--case: {err}") from None
     _positive("--timeout", args.timeout)
     ref = resolve(args.target)
-    options = RunOptions(timeout=args.timeout, blocks=[block], spec_path=args.spec, database=None,
-                         device=_device(args.device), precision=_precision(args))
+    device = _device(args.device)
+    (runtime,) = _runtimes(spec, args.runtime, device)
+    options = RunOptions(timeout=args.timeout, blocks=(block,), spec_path=args.spec, database=None,
+                         device=device, precision=_precision(args), runtime=runtime)
     task = Task(block, clause, args.variant)
     _install_signal_handlers()
     with Pool(options, jobs=1) as pool:
@@ -279,13 +338,13 @@ def _reproduce(args) -> int:
         except Interrupted as stop:
             return 128 + stop.signum
     result = certification.results[task]
-    print(f"{block}::{clause} on {ref.label}: {result['status'].upper()}")
+    print(f"{block}::{clause} on {ref.label}: {result.status.upper()}")
     print(f"case: {json.dumps(case)}")
-    if result["message"]:
-        print(result["message"])
-    if result.get("details"):
-        print("\nthe implementation raised:\n" + result["details"].rstrip())
-    return 0 if result["status"] == "pass" else 1
+    if result.message:
+        print(result.message)
+    if result.details:
+        print("\nthe implementation raised:\n" + result.details.rstrip())
+    return 0 if result.status == "pass" else 1
 
 
 @command("matrix")
@@ -348,6 +407,7 @@ def _replay(args) -> int:
 
 @command("stat")
 def _stat(args) -> int:
+    _require_extra("stat")
     from .torchstat_tables import main_stat, parse_chw
 
     try:
@@ -359,6 +419,7 @@ def _stat(args) -> int:
 
 @command("selftest")
 def _selftest(args) -> int:
+    _require_extra("selftest")
     from .selftest import main_selftest
 
     _positive("--timeout", args.timeout)

@@ -1,7 +1,7 @@
 """Run one clause against one subject: with Hypothesis (search and shrink) or on one given case.
 
 This is the in-process core that the child-process worker runs for the CLI, the pytest plugin and
-the Python API alike. It never lets an exception out: every outcome is a ``ClauseOutcome``.
+the Python API alike (``run_task``). It never lets an exception out: every outcome is a ``ClauseResult``.
 
 The cases a clause explores depend only on the run's seed, the block, the setting (plain or
 declared) and the clause, never on how the target was spelled. Failing cases go to Hypothesis'
@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Callable
 
 import hypothesis
@@ -22,39 +21,54 @@ from hypothesis import errors as hypothesis_errors
 from hypothesis import given
 
 from .cases import DTYPES, Case
-from .clauses import Clause
+from .clauses import CLAUSES, Clause
 from .lazy import lazy_torch
-from .strategies import Profile, cases, hypothesis_settings, minimal_case, typical_case
-from .subject import ClauseFailure, Subject, Unjudgeable, expected_output, oracle_weights, precision_settings
+from .options import PRECISIONS, PROFILES, RunOptions
+from .results import ClauseResult, Task
+from .spec import Spec
+from .strategies import cases, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
+from .subject import (Adapter, ClauseFailure, Conditions, Subject, Unjudgeable, expected_output, oracle_weights,
+                      precision_settings)
 
 torch = lazy_torch()
 
 HARNESS_THREADS = 1  # small tensors: threads cost more than they give, and the machine is shared
 
 
-@dataclass
-class ClauseOutcome:
-    status: str  # pass | fail | skip
-    message: str = ""
-    case: Case | None = None
-    details: str = ""  # traceback of the implementation's error, for `attncert reproduce`
-    examples: int = 0
-    seconds: float = 0.0
-    cause: str | None = None  # a reason shared with other clauses (the constructor raised, ...)
-
-
-def clause_seed(seed: int, block: str, declared: bool, clause: str) -> int:
+def clause_seed(seed: int, task: Task) -> int:
     """The Hypothesis seed of one clause: from the run's seed, block, setting and clause only."""
-    text = f"{seed}|{block}|{'declared' if declared else 'plain'}|{clause}"
+    text = f"{seed}|{task.block}|{'declared' if task.declared else 'plain'}|{task.clause}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def drawn_dtypes(subject: Subject, clause: Clause) -> tuple[str, ...]:
     """The input dtypes a clause draws: the autocast dtype too under --autocast, where the spec allows it
-    (not the other reduced one: torch's autocast does not mix bfloat16 and float16)."""
+    (not the other reduced one: torch's autocast does not mix bfloat16 and float16); under a runtime,
+    those it can run at all (at its trace input)."""
     autocast = subject.conditions.precision.autocast
     allowed = DTYPES + ((autocast,) if autocast else ())
-    return tuple(d for d in clause.dtypes if d in allowed and d in subject.block.dtypes)
+    runtime = clause.runtime(subject)
+    trace = runtime.trace_shape(1)
+    return tuple(d for d in clause.dtypes if d in allowed and d in subject.block.dtypes
+                 and runtime.input_violation(trace, d) is None)
+
+
+def _explicit_cases(subject: Subject, clause: Clause, profile, dtypes: tuple[str, ...]) -> list[Case]:
+    """The cases tried before the search: the minimal case of each dtype (the first dtype's first of
+    all: a failure there is already minimal and shared by the block's clauses), and where a clause
+    draws several dtypes, a case of ordinary size in each (typical_case), so every dtype is tried
+    whatever Hypothesis draws (its first draws favour the first choice). Under a runtime, with the
+    weights its artifacts are built with."""
+    block, variant, domain = subject.block, subject.variant, subject.domain
+    explicit = [minimal_case(block, profile, clause, (dtype,), variant, domain) for dtype in dtypes]
+    if len(dtypes) > 1:
+        explicit += [typical_case(block, clause, dtype, variant, domain) for dtype in dtypes]
+    runtime = clause.runtime(subject)
+    found = [c for c in explicit if c is not None]
+    if runtime.name == "eager":
+        return found
+    return [c.with_(weight_scale=1.0, weight_seed=tied_weight_seed(c.kwargs, c.input_shape[1])) for c in found
+            if runtime.input_violation(c.input_shape, c.dtype) is None]
 
 
 def reset_torch_state(case: Case) -> None:
@@ -65,7 +79,7 @@ def reset_torch_state(case: Case) -> None:
         torch.set_num_threads(HARNESS_THREADS)
     # Module initialisation is then reproducible per case. (torch.manual_seed would also queue
     # lazy CUDA/XPU/MTIA seeding, costing milliseconds per call.)
-    torch.random.default_generator.manual_seed(case.seed)
+    torch.random.default_generator.manual_seed(case.module_seed)
 
 
 def _describe(err: BaseException) -> str:
@@ -92,6 +106,15 @@ def _details(err: BaseException) -> str:
     return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
 
 
+def _runtime_note(subject: Subject, clause: Clause, message: str, case: Case | None) -> str:
+    """Under a runtime, a failure says at which input and where the artifact was traced (unless it does)."""
+    runtime = clause.runtime(subject)
+    if runtime.name == "eager" or case is None or "traced at" in message:
+        return message
+    return (f"{message} (--runtime {runtime.name}: at input {list(case.input_shape)}, the artifact traced at "
+            f"{list(runtime.trace_shape(case.input_shape[1]))})")
+
+
 def _check(subject: Subject, clause: Clause, case: Case) -> None:
     reset_torch_state(case)
     if "float16" in (case.dtype, subject.conditions.precision.autocast):
@@ -102,44 +125,40 @@ def _check(subject: Subject, clause: Clause, case: Case) -> None:
         clause.check(subject, case)
 
 
-def run_one(subject: Subject, clause: Clause, case: Case) -> ClauseOutcome:
+def run_one(subject: Subject, task: Task, case: Case) -> ClauseResult:
     """Replay exactly one case (for `attncert reproduce` and `attncert replay`)."""
+    clause = CLAUSES[task.clause]
     skip = clause.skip_reason(subject)
     if skip:
-        return ClauseOutcome("skip", skip, case)
+        return ClauseResult(task, "skip", skip)
     start = time.perf_counter()
     try:
         _check(subject, clause, case)
     except Unjudgeable as why:
-        return ClauseOutcome("skip", f"this case cannot judge the clause: {why}", case, seconds=time.perf_counter() - start)
+        return ClauseResult(task, "skip", f"this case cannot judge the clause: {why}", seconds=time.perf_counter() - start)
     except Exception as err:  # the implementation's error becomes the clause's verdict
-        return ClauseOutcome("fail", _describe(err), case, _details(err), 1, time.perf_counter() - start, _cause(err))
-    return ClauseOutcome("pass", "", case, examples=1, seconds=time.perf_counter() - start)
+        return ClauseResult(task, "fail", _runtime_note(subject, clause, _describe(err), case), case.counterexample(),
+                            _details(err), 1, time.perf_counter() - start, _cause(err))
+    return ClauseResult(task, "pass", "", examples=1, seconds=time.perf_counter() - start)
 
 
-def run_search(
-    subject: Subject,
-    clause: Clause,
-    profile: Profile,
-    seed: int,
-    database_dir: str | None,
-    database_key: str,
-    declared: bool = False,
-    on_example: Callable[[Case], None] | None = None,
-    shrink_budget: float | None = None,
-) -> ClauseOutcome:
+def run_search(subject: Subject, task: Task, options: RunOptions, database_key: str,
+               on_example: Callable[[Case], None] | None = None) -> ClauseResult:
     """Search for a counterexample with Hypothesis; a failure comes back shrunk to its minimal case."""
+    clause = CLAUSES[task.clause]
     skip = clause.skip_reason(subject)
     if skip:
-        return ClauseOutcome("skip", skip)
+        return ClauseResult(task, "skip", skip)
+    profile = PROFILES[options.profile]
     state: dict = {"case": None, "examples": 0, "failed": set()}
-    stop_shrinking_at = time.monotonic() + shrink_budget if shrink_budget else None
+    shrink_budget = options.timeout * 0.5 if options.shrink else 1e-3  # report before the timeout kills the worker
+    stop_shrinking_at = time.monotonic() + shrink_budget
 
     def body(case: Case) -> None:
         key = case.to_json()
         # Past the budget, a failure already in hand is good enough: reject new candidates at once,
         # so Hypothesis ends with the smallest failing case found so far (and replays it).
-        if state["failed"] and stop_shrinking_at and time.monotonic() > stop_shrinking_at and key not in state["failed"]:
+        if state["failed"] and time.monotonic() > stop_shrinking_at and key not in state["failed"]:
             hypothesis.reject()
         state["case"] = case
         if on_example is not None:
@@ -155,19 +174,22 @@ def run_search(
             state["examples"] += 1
 
     dtypes = drawn_dtypes(subject, clause)
-    test = given(case=cases(subject.block, profile, clause, dtypes, subject.variant, subject.domain))(body)
-    # The minimal case of each dtype, tried first (the first dtype's first of all): a failure there is
-    # already minimal and shared by the block's clauses, and every dtype is tried whatever Hypothesis
-    # draws (its first draws favour the first choice: at some seeds a dozen cases were all float64).
-    # Where a clause draws several dtypes, a case of ordinary size in each follows (typical_case).
-    explicit = [minimal_case(subject.block, profile, clause, (dtype,), subject.variant, subject.domain) for dtype in dtypes]
-    if len(dtypes) > 1:
-        explicit += [typical_case(subject.block, clause, dtype, subject.variant, subject.domain) for dtype in dtypes]
-    for case in reversed([c for c in explicit if c is not None]):  # explicit examples run in the order written
+    if not dtypes:
+        runtime = subject.conditions.runtime
+        return ClauseResult(task, "skip", f"does not apply under --runtime {runtime.name}: it draws "
+                            f"{'/'.join(clause.dtypes)} inputs only, which the runtime excludes ("
+                            + "; ".join(rule.why for rule in runtime.input_domain) + ")")
+    test = given(case=cases(subject.block, profile, clause, dtypes, subject.variant, subject.domain,
+                            clause.runtime(subject)))(body)
+    for case in reversed(_explicit_cases(subject, clause, profile, dtypes)):  # explicit examples run in the order written
         test = hypothesis.example(case=case)(test)
     # seed first, settings after: @seed turns the database off, and the settings turn it back on
-    test = hypothesis.seed(clause_seed(seed, subject.block.name, declared, clause.id))(test)
-    test = hypothesis_settings(profile, database_dir)(test)
+    test = hypothesis.seed(clause_seed(options.seed, task))(test)
+    examples = options.examples or profile.max_examples
+    runtime = clause.runtime(subject)
+    if runtime.examples is not None:
+        examples = min(examples, runtime.examples)
+    test = hypothesis_settings(profile, options.database, examples)(test)
     # The example database's key: one entry per target, setting, clause and conditions (Hypothesis
     # would otherwise derive it from the test function's source, the same for every clause).
     test._hypothesis_internal_database_key = database_key.encode()  # type: ignore[attr-defined]
@@ -175,8 +197,39 @@ def run_search(
     try:
         test()
     except hypothesis_errors.Unsatisfiable as err:
-        return ClauseOutcome("fail", f"no valid case could be generated: {err}", None, "", 0, time.perf_counter() - start)
+        return ClauseResult(task, "fail", f"no valid case could be generated: {err}", seconds=time.perf_counter() - start)
     except Exception as err:  # Hypothesis re-raises the shrunk example's error last
-        return ClauseOutcome("fail", _describe(err), state["case"], _details(err), state["examples"],
-                             time.perf_counter() - start, _cause(err))
-    return ClauseOutcome("pass", "", None, "", state["examples"], time.perf_counter() - start)
+        case = state["case"]
+        return ClauseResult(task, "fail", _runtime_note(subject, clause, _describe(err), case),
+                            case.counterexample() if case else None, _details(err), state["examples"],
+                            time.perf_counter() - start, _cause(err))
+    return ClauseResult(task, "pass", "", examples=state["examples"], seconds=time.perf_counter() - start)
+
+
+def subject_for(spec: Spec, adapter: Adapter, task: Task, options: RunOptions) -> Subject:
+    """The one way to build a task's Subject: the block, the adapter's declaration when the task is
+    declared, and the run's conditions."""
+    block = spec.block(task.block)
+    return Subject(spec, block, adapter,
+                   adapter.variants.get(block.name, {}) if task.declared else {},
+                   adapter.domains.get(block.name) if task.declared else None,
+                   Conditions(options.device, PRECISIONS[options.precision], spec.runtime(options.runtime)))
+
+
+def database_key(identity: str, task: Task, options: RunOptions) -> str:
+    """Where a task's failing examples are kept: the target's identity (its resolved path, not its
+    spelling), the task, and the conditions they failed under."""
+    return "|".join([identity, task.block, str(task.declared), task.clause, options.device, options.precision, options.runtime])
+
+
+def run_task(spec: Spec, adapter: Adapter, identity: str, task: Task, options: RunOptions, case: Case | None = None,
+             on_example: Callable[[Case], None] | None = None) -> ClauseResult:
+    """Run one task: replay ``case`` if given, else search. The worker and the in-process API both call this."""
+    subject = subject_for(spec, adapter, task, options)
+    if subject.conditions.deployed:
+        from .runtimes import RUNTIMES
+
+        RUNTIMES[options.runtime].begin_task()
+    if case is not None:
+        return run_one(subject, task, case)
+    return run_search(subject, task, options, database_key(identity, task, options), on_example)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .runner import DEFAULT_TIMEOUT
-from .spec import DEFAULT_SPEC, Spec, load_spec
+from .options import DEFAULT_TIMEOUT
+from .locations import DEFAULT_SPEC
+from .spec import Spec, load_spec
 from .targets import TargetError, TargetRef, resolve
 
 DOC_PARTS = ("statement", "source", "causes", "fix")
@@ -303,7 +304,7 @@ def _select(cases: list[FailingCase], wanted: Sequence[str]) -> list[FailingCase
 
 def _replay_groups(certification, groups: list[list[FailingCase]], progress) -> None:
     """One run per distinct counterexample: the clauses that failed on it, and only those."""
-    from .runner import Task
+    from .results import Task
 
     for group in groups:
         if progress is not None:
@@ -314,7 +315,7 @@ def _replay_groups(certification, groups: list[list[FailingCase]], progress) -> 
         for case, task in zip(group, tasks):
             outcome = certification.results.get(task)
             if outcome is not None:
-                case.status, case.new_message = outcome["status"], outcome["message"]
+                case.status, case.new_message = outcome.status, outcome.message
 
 
 def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, target: str | None = None,
@@ -328,7 +329,10 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
     Raises CertificateError (unreadable certificate), TargetError (target not found), SpecError.
     """
     from .clauses import CLAUSES
-    from .runner import Certification, NothingToCertify, Pool, RunOptions, Task, reproduce_command
+    from .certification import Certification, NothingToCertify, reproduce_command
+    from .options import RunOptions
+    from .pool import Pool
+    from .results import Task
 
     certificate_path = Path(certificate_path)
     certificate = read_certificate(certificate_path)
@@ -346,8 +350,8 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
         return "\n".join(lines) + "\n", 0
     ref = _resolve_target(label, certificate_path, target)
     env = certificate.get("environment") or {}
-    options = RunOptions(timeout=timeout, blocks=sorted({c.block for c in cases if c.block in spec.blocks},
-                                                        key=list(spec.blocks).index),
+    options = RunOptions(timeout=timeout, blocks=tuple(sorted({c.block for c in cases if c.block in spec.blocks},
+                                                              key=list(spec.blocks).index)),
                          spec_path=path, database=None, device=env.get("device", "cpu"), precision=env.get("precision", "strict"))
 
     replayable: dict[str, list[FailingCase]] = {}

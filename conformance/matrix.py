@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .report import describe_declaration
+from .report import describe_declaration, implementation_name
 
 
 INTRO = """# attncert conformance matrix
@@ -53,7 +53,7 @@ def _versions(env: dict) -> str:
 
 
 def render(certificates: list[dict]) -> str:
-    certificates = sorted(certificates, key=lambda c: c["implementation"])
+    certificates = sorted(certificates, key=lambda c: (c["implementation"], implementation_name(c)))
     blocks: list[str] = []
     for cert in certificates:
         blocks += [b for b in cert["blocks"] if b not in blocks]
@@ -64,14 +64,14 @@ def render(certificates: list[dict]) -> str:
     for cert in certificates:
         cells = [_cell(cert["blocks"][b]) if b in cert["blocks"] else "*absent*" for b in blocks]
         incomplete = " (incomplete run)" if not cert.get("complete", True) else ""
-        lines.append(f"| `{cert['implementation']}`{incomplete} | {_versions(cert['environment'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{implementation_name(cert)}`{incomplete} | {_versions(cert['environment'])} | " + " | ".join(cells) + " |")
     failures = []
     for cert in certificates:
         for name in blocks:
             block = cert["blocks"].get(name)
             for title, clause in _first_failures(block) if block else []:
                 message = clause["message"].replace("|", "\\|").replace("\n", " ")
-                failures.append(f"- `{cert['implementation']}` **{name}** ({title}): `{clause['id']}` — {message}")
+                failures.append(f"- `{implementation_name(cert)}` **{name}** ({title}): `{clause['id']}` — {message}")
                 if clause.get("counterexample") is not None:
                     failures.append(f"  counterexample: `{json.dumps(clause['counterexample'])}`")
     if failures:

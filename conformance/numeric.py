@@ -31,32 +31,12 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from .lazy import lazy_torch
+from .options import PRECISIONS, Precision
 
 torch = lazy_torch()
 
 SAFETY = 16  # |found - v| <= SAFETY * e: first-order bounds and library accuracy (sigmoid, exp) fit well inside
 TF32_UNIT = 2.0**-11  # TF32 keeps 10 explicit mantissa bits: unit roundoff 2^-11
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How the implementation's matmuls and convolutions round (DESIGN §3 --tf32, --autocast)."""
-
-    name: str  # strict | tf32 | autocast-bf16 | autocast-fp16
-    tf32: bool = False
-    autocast: str | None = None  # dtype name that linear/conv run in under torch.autocast
-
-    @property
-    def autocast_dtype(self):
-        return getattr(torch, self.autocast) if self.autocast else None
-
-
-PRECISIONS = {
-    "strict": Precision("strict"),
-    "tf32": Precision("tf32", tf32=True),
-    "autocast-bf16": Precision("autocast-bf16", autocast="bfloat16"),
-    "autocast-fp16": Precision("autocast-fp16", autocast="float16"),
-}
 
 
 def unit(dtype) -> float:
@@ -81,6 +61,7 @@ class Tracker:
 
     precision: Precision = PRECISIONS["strict"]
     relative_margin: float = 1e-9  # a kink closer than this (relative to the tensor's scale) is "at" the kink
+    sigmoid_error: float = 0.0  # absolute error of a runtime's approximate float32 sigmoid, beyond rounding
     nearest_kink: float = math.inf  # smallest distance / tolerance seen; < 1: not differentiable here
     kink_where: str = ""
     overflow: str = ""
@@ -106,9 +87,10 @@ _TRACKER: contextvars.ContextVar[Tracker] = contextvars.ContextVar("attncert_tra
 
 
 @contextlib.contextmanager
-def tracking(precision: Precision, relative_margin: float = 1e-9) -> Iterator[Tracker]:
-    """Evaluate bounded recipes under ``precision``; the tracker collects kinks and overflow."""
-    tracker = Tracker(precision, relative_margin)
+def tracking(precision: Precision, relative_margin: float = 1e-9, sigmoid_error: float = 0.0) -> Iterator[Tracker]:
+    """Evaluate bounded recipes under ``precision`` (and a runtime's ``sigmoid_error``); the tracker
+    collects kinks and overflow."""
+    tracker = Tracker(precision, relative_margin, sigmoid_error)
     token = _TRACKER.set(tracker)
     try:
         yield tracker
@@ -250,7 +232,9 @@ class Bounded:
         # the largest slope s(1 - s) within [z - e, z + e] is where that interval comes closest to 0
         nearest = torch.where(self.v.abs() <= self.e, torch.zeros_like(self.v), self.v - self.v.sign() * self.e)
         slope = nearest.sigmoid() * (1 - nearest.sigmoid())
-        return self._unary(v, slope * self.e + 3 * _rounding(v, self.rounds_as))  # 4 roundings in all
+        # a runtime's approximate sigmoid (onnxruntime's) is accurate to an absolute error, not a relative one
+        approximation = _tracker().sigmoid_error if self.rounds_as != torch.float64 else 0.0
+        return self._unary(v, slope * self.e + 3 * _rounding(v, self.rounds_as) + approximation)  # 4 roundings in all
 
     def clamp(self, low=None, high=None):
         tracker = _tracker()

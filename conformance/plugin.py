@@ -13,16 +13,39 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from .options import DEFAULT_TIMEOUT, PRECISIONS, PROFILES
+
     group = parser.getgroup("attncert", "attncert conformance certification")
     group.addoption("--impl", action="append", default=[], metavar="TARGET",
                     help="certify this implementation (adapter file, module or bundled name); repeatable")
-    group.addoption("--impl-profile", default="ci", choices=("ci", "dev", "thorough"), help="attncert search profile")
+    group.addoption("--impl-profile", default="ci", choices=tuple(PROFILES), help="attncert search profile")
     group.addoption("--impl-seed", type=int, default=0, help="attncert Hypothesis seed")
     group.addoption("--impl-spec", default=None, metavar="PATH", help="attncert spec file (default: bundled)")
-    group.addoption("--impl-timeout", type=float, default=None, metavar="SECONDS", help="per clause (default: 120)")
+    group.addoption("--impl-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
     group.addoption("--impl-device", default="cpu", metavar="cpu|cuda|cuda:N", help="device the clauses run on")
-    group.addoption("--impl-precision", default="strict", choices=("strict", "tf32", "autocast-bf16", "autocast-fp16"),
-                    help="float32 precision profile")
+    group.addoption("--impl-precision", default="strict", choices=tuple(PRECISIONS), help="float32 precision profile")
+    group.addoption("--impl-runtime", default="eager", metavar="eager|compile|export|onnx",
+                    help="certify the block as deployed: torch.compile, torch.export or ONNX + onnxruntime")
+
+
+def run_options(config: pytest.Config):
+    """The session's RunOptions, from the --impl-* options."""
+    from .options import RunOptions, check_device
+    from .runtimes import require
+    from .spec import load_spec
+
+    try:
+        device = check_device(config.getoption("--impl-device"))
+        spec = config.getoption("--impl-spec")
+        options = RunOptions(profile=config.getoption("--impl-profile"), seed=config.getoption("--impl-seed"),
+                             timeout=config.getoption("--impl-timeout"), device=device,
+                             precision=config.getoption("--impl-precision"), runtime=config.getoption("--impl-runtime"),
+                             **({"spec_path": spec} if spec else {}))
+        require(load_spec(options.spec_path), options.runtime, device)
+    except ValueError as err:  # a bad device, an unknown runtime, one this machine cannot use
+        raise pytest.UsageError(str(err).replace("--device", "--impl-device").replace("--runtime", "--impl-runtime")) from None
+    return options
 
 
 class TargetCollector(pytest.Collector):
@@ -41,14 +64,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     targets = config.getoption("--impl")
     if not targets:
         return
-    from .api import Settings, clause_params
-    from .runner import DEFAULT_TIMEOUT
+    from .api import clause_params
 
-    settings = Settings(config.getoption("--impl-profile"), config.getoption("--impl-seed"),
-                        config.getoption("--impl-timeout") or DEFAULT_TIMEOUT, config.getoption("--impl-spec"),
-                        config.getoption("--impl-device"), config.getoption("--impl-precision"))
+    options = run_options(config)
     for target in targets:
-        collector = TargetCollector.from_parent(session, name=target, params=clause_params(target, settings=settings))
+        collector = TargetCollector.from_parent(session, name=target, params=clause_params(target, options=options))
         collected = collector.collect()
         # report them as collected, so "collected N items" and the deselected count add up
         config.hook.pytest_collectreport(report=pytest.CollectReport(collector.nodeid, "passed", None, collected))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from typing import Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -54,14 +55,14 @@ class Progress:
         if self.enabled:
             self.task = self.bar.add_task(self.label, total=total, current="", failures="")
 
-    def update(self, kind: str, data: dict) -> None:
-        if kind == "result" and data["status"] == "fail":
+    def update(self, kind: str, task, result=None) -> None:
+        """A task started ("start") or ended ("result", with its ClauseResult)."""
+        if kind == "result" and result.status == "fail":
             self.failures += 1
         if not self.enabled or self.task is None:
             return
         if kind == "start":
-            variant = " (declared)" if data["declared"] else ""
-            self.bar.update(self.task, current=f"{data['block']}::{data['clause']}{variant}")
+            self.bar.update(self.task, current=task.id.replace("[variant]", " (declared)"))
         elif kind == "result":
             failures = f"[red]{self.failures} failed[/]" if self.failures else ""
             self.bar.update(self.task, advance=1, failures=failures)
@@ -110,6 +111,12 @@ def _runs(block: dict) -> list[tuple[str, str, list[dict]]]:
     return runs
 
 
+def implementation_name(certificate: dict) -> str:
+    """The implementation as tables name it: with its runtime when deployed (``timm (onnx)``)."""
+    runtime = certificate.get("environment", {}).get("runtime", "eager")
+    return certificate["implementation"] + (f" ({runtime})" if runtime != "eager" else "")
+
+
 def describe_declaration(variant: dict) -> str:
     parts = []
     if variant.get("declared"):
@@ -141,7 +148,8 @@ def print_certificate(certificate: dict, json_path=None, markdown_path=None, ver
     console.print(
         f"\n[bold]attncert certificate[/] for [bold]{escape(certificate['implementation'])}[/]  "
         f"(torch {env['torch']}, python {env['python']}, device {env.get('device', 'cpu')}, {precision}, "
-        f"profile {env['hypothesis_profile']}, seed {env['seed']})",
+        f"profile {env['hypothesis_profile']}, seed {env['seed']}"
+        + (f", runtime {env['runtime']}" if env.get("runtime", "eager") != "eager" else "") + ")",
         soft_wrap=True,
     )
     shared = common_skips(certificate)
@@ -237,7 +245,7 @@ def print_summary(certificates: list[dict]) -> None:
             if block.get("variant"):
                 text += f" / declared {block['variant']['verdict']}"
             cells.append(text)
-        table.add_row(escape(cert["implementation"]), *cells)
+        table.add_row(escape(implementation_name(cert)), *cells)
     console.print(table)
 
 
@@ -288,3 +296,73 @@ def markdown(certificate: dict) -> str:
             for c in skips:
                 lines += [f"- {c['id']} skipped: {_cell(c['message'])}"]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- the selftest
+def selftest_markdown(summary: dict) -> str:
+    """The selftest's report as Markdown (docs/selftest.md)."""
+    every = summary["mode"] == "all"
+    mode = ("every clause of the affected blocks (exact per-clause counts)" if every else
+            "stop at the first failing clause, clauses in kill order (per-clause counts are first killers)")
+    lines = [
+        "# attncert selftest: mutation analysis of the harness", "",
+        f"Profile **{summary['profile']}**, {'the CI subset' if summary['subset'] else 'every generated mutant'}; mode: {mode}."
+        + ("" if summary["complete"] else " **Interrupted: the numbers cover the mutants that finished.**"), "",
+        "| mutants | killed | equivalent | survived | kill rate | goal | time |", "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary['mutants']} | {summary['killed']} | {summary['equivalent']} | {summary['survived']} | "
+        f"{summary['kill_rate']:.1%} | {summary['goal']:.0%} | {summary['seconds']:.0f} s |", "",
+        "Kill rate = killed / (mutants - equivalent). Time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in summary["timings"].items()) + ".", "",
+        "## Survivors (harness gaps)", "",
+    ]
+    if not summary["survivors"]:
+        lines += ["None: every non-equivalent mutant was killed.", ""]
+    for s in summary["survivors"]:
+        check = s["check"] or {}
+        lines += [f"### {s['id']} ({', '.join(s['blocks'])})", "", s["description"], "",
+                  f"Oracle check: {check.get('message', 'not checked')}" + (f" at `{json.dumps(check['case'])}`" if check.get("case") else ""),
+                  "", "```diff", s["diff"], "```", ""]
+    lines += ["## Equivalent mutants", ""] + (["None.", ""] if not summary["equivalents"] else [])
+    for s in summary["equivalents"]:
+        lines += [f"### {s['id']} ({', '.join(s['blocks'])})", "", s["description"], "", f"Why equivalent: {s['reason']}.",
+                  "", "```diff", s["diff"], "```", ""]
+    lines += ["## Which clause kills what", "", "| clause | mutants killed |" + (" only by this clause |" if every else ""),
+              "|---|---:|" + ("---:|" if every else "")]
+    for clause, count in summary["per_clause"].items():
+        lines.append(f"| {clause} | {count} |" + (f" {(summary['per_clause_sole'] or {}).get(clause, 0)} |" if every else ""))
+    lines += ["", "Clauses that killed no mutant" + ("" if every else " first") + ": "
+              + (", ".join(summary["clauses_never_killing"]) or "none") + ".", ""]
+    if summary["timeouts"]:
+        lines += ["Clauses that ran out of time (--timeout; no verdict, not counted as kills): "
+                  + ", ".join(f"{c} ({n} mutants)" for c, n in summary["timeouts"].items()) + ".", ""]
+    for title, key in (("Per operator", "per_operator"), ("Per block", "per_block")):
+        lines += [f"## {title}", "", "| | mutants | killed | equivalent | survived |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {row['mutants']} | {row['killed']} | {row['equivalent']} | {row['survived']} |"
+                  for name, row in summary[key].items()]
+        lines.append("")
+    lines += ["## Every mutant", "", "| id | blocks | status | killed by | what it breaks |", "|---|---|---|---|---|"]
+    for r in summary["records"]:
+        text = r["description"].replace("|", "\\|")
+        lines.append(f"| {r['id']} | {', '.join(r['blocks'])} | {r['status']} | {r['killed_by'] or ''} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_selftest(summary: dict, written: Iterable[str | None] = (), out=None) -> None:
+    """The selftest's summary on the terminal."""
+    out = out or sys.stdout
+    print(f"attncert selftest ({summary['profile']}, {'subset' if summary['subset'] else 'all mutants'}, mode {summary['mode']}): "
+          f"{summary['mutants']} mutants, {summary['killed']} killed, {summary['equivalent']} equivalent, "
+          f"{summary['survived']} survived; kill rate {summary['kill_rate']:.1%} (goal {summary['goal']:.0%}) "
+          f"in {summary['seconds']:.0f} s", file=out)
+    print("  kills by clause: " + ", ".join(f"{c} {n}" for c, n in summary["per_clause"].items()), file=out)
+    if summary["timeouts"]:
+        print("  clauses out of time (no verdict): " + ", ".join(f"{c} {n}" for c, n in summary["timeouts"].items()), file=out)
+    for s in summary["survivors"]:
+        print(f"  SURVIVOR {s['id']} ({', '.join(s['blocks'])}): {s['description']}\n"
+              f"    oracle check: {(s['check'] or {}).get('message')}", file=out)
+    for s in summary["equivalents"]:
+        print(f"  equivalent {s['id']}: {s['reason']}", file=out)
+    for path in written:
+        if path:
+            print(f"  written: {path}", file=out)
+    print(("PASS" if summary["meets_goal"] else "FAIL") + ("" if summary["complete"] else " (interrupted)"), file=out)

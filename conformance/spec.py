@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -19,21 +18,11 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from .expr import Expr, ExprError, Value
+from .locations import DEFAULT_SPEC, SPEC_DIR
 
 ALL_DTYPES = ("float64", "float32", "bfloat16", "float16")
 
 
-def bundled_folder(name: str) -> Path:
-    """The top-level spec/ or impl/ folder, as the package carries it (conformance._spec, conformance._impl:
-    a wheel installs them inside the package, an editable install maps them to the checkout's folders)."""
-    try:
-        return Path(str(resources.files(f"conformance._{name}")))
-    except ModuleNotFoundError:  # a source checkout that is not installed
-        return Path(__file__).resolve().parent.parent / name
-
-
-SPEC_DIR = bundled_folder("spec")
-DEFAULT_SPEC = SPEC_DIR / "blocks.yaml"
 SCHEMA_PATH = SPEC_DIR / "schema.yaml"
 
 
@@ -252,6 +241,12 @@ class BlockSpec:
     def defaults(self) -> dict[str, int]:
         return {p.name: p.default for p in self.params if p.default is not None}
 
+    def sample_setting(self) -> dict[str, Value]:
+        """The documents' defaults, and 64 for a parameter without one (the channel count): the one
+        setting at which whole-block questions are asked (does a declared domain or a variant's
+        ``unless`` hold? which classes make up the block?)."""
+        return {p.name: p.default if p.default is not None else 64 for p in self.params}
+
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
 
@@ -333,10 +328,51 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
+class RuntimeSpec:
+    """How a block may be deployed (``--runtime``): what the artifact keeps and which clauses apply."""
+
+    name: str
+    doc: str
+    trace: tuple[int, int, int] | None = None  # [batch, height, width] the artifact is built at
+    modes: tuple[str, ...] = ("eval", "train")
+    skip: Mapping[str, str] = field(default_factory=dict)  # clause id -> why it does not apply
+    input_domain: tuple[DomainRule, ...] = ()  # what the runtime's contract excludes for every implementation
+    accuracy: Mapping[str, float] = field(default_factory=dict)  # absolute errors of its approximate functions
+    examples: int | None = None  # at most this many examples per clause (each new kind of input costs seconds)
+
+    @property
+    def keeps_train_mode(self) -> bool:
+        return "train" in self.modes
+
+    def trace_shape(self, channels: int) -> tuple[int, int, int, int]:
+        batch, height, width = self.trace or (2, 5, 3)
+        return (batch, channels, height, width)
+
+    def input_violation(self, input_shape: tuple[int, int, int, int], dtype: str) -> str | None:
+        """Why this runtime cannot take this input for any implementation, or None."""
+        batch, channels, height, width = input_shape
+        scope = {"B": batch, "C": channels, "H": height, "W": width, "dtype": dtype}
+        for rule in self.input_domain:
+            if not rule.check.evaluate(scope):
+                return f"{rule.check} is false: {rule.why}"
+        return None
+
+
+EAGER = RuntimeSpec("eager", "the module as the factory built it, run eagerly by PyTorch")
+
+
+@dataclass(frozen=True)
 class Spec:
     path: Path
     blocks: Mapping[str, BlockSpec]
     invariants: Mapping[str, Mapping[str, str]]
+    runtimes: Mapping[str, RuntimeSpec] = field(default_factory=lambda: MappingProxyType({"eager": EAGER}))
+
+    def runtime(self, name: str) -> RuntimeSpec:
+        try:
+            return self.runtimes[name]
+        except KeyError:
+            raise DomainError(f"unknown runtime {name!r} (this spec declares: {', '.join(self.runtimes)})") from None
 
     def block(self, name: str) -> BlockSpec:
         try:
@@ -424,7 +460,38 @@ class _Builder:
                     raise self.fail(("blocks", block.name, "stages"), f"unknown stage block {stage!r}")
                 if blocks[stage].stages:
                     raise self.fail(("blocks", block.name, "stages"), f"stage {stage!r} has stages of its own (only one level of composition)")
-        return Spec(self.path, MappingProxyType(blocks), MappingProxyType(catalogue))
+        runtimes = {name: self.runtime(name, raw) for name, raw in self.data.get("runtimes", {"eager": {}}).items()}
+        return Spec(self.path, MappingProxyType(blocks), MappingProxyType(catalogue), MappingProxyType(runtimes))
+
+    def runtime(self, name: str, raw: dict) -> RuntimeSpec:
+        """A runtime entry: one attncert can build, a trace input it can use, clauses it knows."""
+        from .clauses import CLAUSES
+        from .runtimes import RUNTIMES
+
+        at: Location = ("runtimes", name)
+        if name not in RUNTIMES:
+            raise self.fail(at, f"attncert has no runtime {name!r} (it has: {', '.join(RUNTIMES)})")
+        if name == "eager":  # the module itself: nothing to build, skip or exclude
+            extra = sorted(set(raw) - {"doc"})
+            if extra:
+                raise self.fail(at + (extra[0],), "the eager runtime runs the module itself: it takes only a doc")
+            return EAGER
+        trace = tuple(raw["trace"]) if "trace" in raw else None
+        if name != "eager" and trace is None:
+            raise self.fail(at, "a runtime other than eager needs a trace input [batch, height, width]")
+        if trace is not None and len(set(trace)) != 3:
+            raise self.fail(at + ("trace",), f"the trace input's batch, height and width must differ (got {list(trace)}): "
+                                             "an artifact traced at equal sizes may confuse them")
+        for clause in raw.get("skip", {}):
+            if clause not in CLAUSES:
+                raise self.fail(at + ("skip", clause), f"unknown clause {clause!r}")
+        rules = tuple(DomainRule(self.formula(r["check"], at + ("input_domain", i, "check")), r["why"])
+                      for i, r in enumerate(raw.get("input_domain", ())))
+        for i, rule in enumerate(rules):
+            self.evaluate(rule.check, {"B": 2, "C": 8, "H": 3, "W": 5, "dtype": "float32"}, at + ("input_domain", i, "check"))
+        return RuntimeSpec(name, raw["doc"], trace, tuple(raw.get("modes", ("eval", "train"))),
+                           MappingProxyType(dict(raw.get("skip", {}))), rules, MappingProxyType(dict(raw.get("accuracy", {}))),
+                           raw.get("examples"))
 
     def block(self, name: str, raw: dict, catalogue: Mapping[str, Mapping[str, str]]) -> BlockSpec:
         at: Location = ("blocks", name)

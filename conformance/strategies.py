@@ -11,8 +11,9 @@ The input's magnitude and the weights' are dimensions of their own, and so is th
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from hypothesis import assume, settings, strategies as st
@@ -20,33 +21,10 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .cases import Case
 from .expr import Expr
-from .spec import BlockSpec, Param
+from .options import Profile
+from .spec import BlockSpec, Param, RuntimeSpec
 
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 31, 61, 97, 127, 251, 509, 1021, 2039)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How hard to search: examples per clause and the largest sizes drawn."""
-
-    name: str
-    max_examples: int
-    max_channels: int
-    max_side: int
-    max_batch: int
-    max_numel: int
-    max_param_span: int  # how far from the default a small integer parameter may wander
-    max_params: int  # the block's parameters (the spec's param_count): the float64 oracle holds several copies
-
-
-PROFILES = {
-    "ci": Profile("ci", max_examples=12, max_channels=1024, max_side=12, max_batch=4, max_numel=40_000, max_param_span=8,
-                  max_params=1 << 22),
-    "dev": Profile("dev", max_examples=60, max_channels=8192, max_side=24, max_batch=4, max_numel=200_000, max_param_span=16,
-                   max_params=1 << 24),
-    "thorough": Profile("thorough", max_examples=300, max_channels=16384, max_side=40, max_batch=4, max_numel=1_000_000,
-                        max_param_span=32, max_params=1 << 24),
-}
 
 
 def hypothesis_settings(profile: Profile, database_dir: str | None, max_examples: int | None = None) -> settings:
@@ -54,7 +32,7 @@ def hypothesis_settings(profile: Profile, database_dir: str | None, max_examples
 
     return settings(
         max_examples=max_examples or profile.max_examples,
-        deadline=None,  # the runner enforces a per-clause timeout in the parent process
+        deadline=None,  # the worker pool enforces a per-clause timeout in the parent process
         database=DirectoryBasedExampleDatabase(database_dir) if database_dir else None,
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
@@ -143,9 +121,17 @@ def cases(
     dtypes: tuple[str, ...],
     variant: Mapping[str, Any] | None = None,
     domain: Expr | None = None,
+    runtime: RuntimeSpec | None = None,
 ) -> st.SearchStrategy[Case]:
     """Constructor keywords in the block's (declared) domain, an input shape, dtype, layout, values,
-    magnitudes and a data seed, within what ``clause`` (a ``clauses.Clause``) draws."""
+    magnitudes and a data seed, within what ``clause`` (a ``clauses.Clause``) draws.
+
+    Under a deployed ``runtime`` the constructor setting, channels and weights come from a few
+    ``deployment_settings`` (an artifact is built per setting and weights, at a cost of seconds),
+    and the search varies what the artifact must handle: batch, height, width, layout, values.
+    """
+    if runtime is not None and runtime.name != "eager":
+        return _deployed_cases(block, profile, clause, dtypes, variant, domain, runtime)
 
     has_channels = any(p.name == "in_channel" for p in block.params)
     channels_upper = min(profile.max_channels if has_channels else 64, clause.max_channels or profile.max_channels)
@@ -186,6 +172,54 @@ def cases(
         weight_scale = draw(scales, label="weight_scale") if clause.scaled else 1.0
         seed = draw(size(0, 2**31 - 1), label="seed")
         return Case(kwargs, (batch, channels, height, width), dtype, layout, seed, input_scale, weight_scale, values)
+
+    return draw_case()
+
+
+def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = None,
+                        domain: Expr | None = None) -> list[tuple[dict[str, Any], int]]:
+    """The (constructor keywords, channels) that a runtime's artifacts are built for: the minimal
+    setting (the fewest channels) and an ordinary one (16 channels or more), as in minimal_case and
+    typical_case."""
+    found: list[tuple[dict[str, Any], int]] = []
+    for low in (1, 16):
+        for channels in range(low, 65):
+            setting = _default_setting(block, channels, variant, domain)
+            if setting is not None:
+                if (setting, channels) not in found:
+                    found.append((setting, channels))
+                break
+    return found
+
+
+def tied_weight_seed(kwargs: Mapping[str, Any], channels: int) -> int:
+    """The weights' seed of a deployed setting: the same for every case, so its artifact is built once."""
+    text = json.dumps([sorted(kwargs.items()), channels])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def _deployed_cases(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, ...],
+                    variant: Mapping[str, Any] | None, domain: Expr | None, runtime: RuntimeSpec) -> st.SearchStrategy[Case]:
+    settings = deployment_settings(block, variant, domain)
+
+    @st.composite
+    def draw_case(draw) -> Case:
+        kwargs, channels = draw(choice(tuple((tuple(k.items()), c) for k, c in settings)), label="setting")
+        kwargs = dict(kwargs)
+        budget = clause.max_numel or profile.max_numel
+        batch = draw(size(clause.min_batch, profile.max_batch), label="batch")
+        side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
+        height = draw(size(1, side_cap), label="height")
+        width = draw(size(1, side_cap), label="width")
+        shape = (batch, channels, height, width)
+        assume(block.input_violation(block.env(kwargs, variant), shape) is None)
+        dtype = draw(choice(dtypes), label="dtype")
+        assume(runtime.input_violation(shape, dtype) is None)
+        layout = draw(choice(clause.layouts), label="memory_format")
+        values = draw(choice(clause.values), label="values")
+        input_scale = draw(scales, label="input_scale") if clause.scaled else 1.0
+        seed = draw(size(0, 2**31 - 1), label="seed")
+        return Case(kwargs, shape, dtype, layout, seed, input_scale, 1.0, values, weight_seed=tied_weight_seed(kwargs, channels))
 
     return draw_case()
 

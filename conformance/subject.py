@@ -19,8 +19,9 @@ from . import numeric, oracle
 from .cases import Case
 from .expr import Expr
 from .lazy import lazy_torch
-from .numeric import Bounded, Precision, PRECISIONS
-from .spec import BlockSpec, Spec
+from .numeric import Bounded
+from .options import PRECISIONS, Precision
+from .spec import EAGER, BlockSpec, RuntimeSpec, Spec
 
 torch = lazy_torch()
 
@@ -47,7 +48,7 @@ class Unjudgeable(Exception):
 
 @dataclass
 class Adapter:
-    """A loaded plug-in: its factories, weight loaders, declared variants and domains (DESIGN §2)."""
+    """A loaded plug-in: its factories, weight loaders, declared variants and domains (the plug-in contract)."""
 
     label: str
     factories: Mapping[str, Callable[..., Any]]
@@ -59,10 +60,17 @@ class Adapter:
 
 @dataclass(frozen=True)
 class Conditions:
-    """Where and how clauses run: ``--device`` and the precision profile (``--tf32``, ``--autocast``)."""
+    """Where and how clauses run: ``--device``, the precision profile (``--tf32``, ``--autocast``) and
+    the runtime the block is deployed in (``--runtime``)."""
 
     device: str = "cpu"
     precision: Precision = PRECISIONS["strict"]
+    runtime: RuntimeSpec = EAGER
+
+    @property
+    def deployed(self) -> bool:
+        """Whether forward runs through a runtime's artifact rather than the module itself."""
+        return self.runtime.name != "eager"
 
     @property
     def device_type(self) -> str:
@@ -192,23 +200,36 @@ def build(subject: Subject, case: Case) -> "torch.nn.Module":
     if not isinstance(module, torch.nn.Module):
         raise ClauseFailure(f"{call_text} returned {type(module).__name__}, not a torch.nn.Module", cause="construct:type")
     try:
-        return module.to(device=subject.conditions.device, dtype=getattr(torch, case.dtype))
+        module = module.to(device=subject.conditions.device, dtype=getattr(torch, case.dtype))
     except Exception as err:
         raise ClauseFailure(f"moving the module to {case.dtype} on {subject.conditions.device} raised "
                             f"{type(err).__name__}: {err}", cause="construct:cast") from err
+    if subject.conditions.deployed:
+        from .runtimes import remember
+
+        remember(module, subject.block.name, case.kwargs, subject.variant)
+    return module
 
 
 def call(subject: Subject, module, x, what: str = "forward"):
-    """Run forward (under the run's autocast, if any); check it returned a finite tensor of x's shape
-    without touching torch's global state or random generator."""
+    """Run forward (under the run's autocast, if any; through the runtime's artifact, if deployed);
+    check it returned a finite tensor of x's shape without touching torch's global state or random
+    generator."""
     before = _global_state()
     rng = torch.random.get_rng_state()
     precision = subject.conditions.precision
     autocast = (torch.autocast(subject.conditions.device_type, dtype=precision.autocast_dtype)
                 if precision.autocast else contextlib.nullcontext())
+    forward = module
+    if subject.conditions.deployed:
+        from .runtimes import deployed
+
+        runtime = subject.conditions.runtime
+        forward = functools.partial(deployed(runtime.name, runtime.trace), module)
+        what = f"{what} ({runtime.name})"
     try:
         with autocast:
-            out = module(x)
+            out = forward(x)
     except ClauseFailure:
         raise
     except Exception as err:
@@ -225,6 +246,28 @@ def call(subject: Subject, module, x, what: str = "forward"):
         bad = (~out.isfinite()).sum().item()
         raise ClauseFailure(f"{what} returned {bad} non-finite values (NaN or inf) for a finite input", cause="forward:non-finite")
     return out
+
+
+def call_with_params(subject: Subject, module, params: Mapping[str, Any], x, what: str = "forward"):
+    """``call`` with the module's parameters replaced by ``params`` (functionally: gradients reach them)."""
+    from torch.func import functional_call
+
+    return functional_call(_calling_module()(subject, module, what), {f"module.{k}": v for k, v in params.items()}, (x,))
+
+
+@functools.lru_cache(maxsize=1)
+def _calling_module() -> type:
+    """An nn.Module whose forward is ``call`` of the module it holds (made on first use: torch loads then)."""
+
+    class Calling(torch.nn.Module):
+        def __init__(self, subject: Subject, module, what: str):
+            super().__init__()
+            self.subject, self.module, self.what = subject, module, what
+
+        def forward(self, x):
+            return call(self.subject, self.module, x, self.what)
+
+    return Calling
 
 
 # ---------------------------------------------------------------- inputs
@@ -261,7 +304,7 @@ def lay_out(values, layout: str, device=None):
     return values.to(device).contiguous()
 
 
-# ---------------------------------------------------------------- weight transfer (DESIGN §2)
+# ---------------------------------------------------------------- weight transfer (the plug-in contract)
 def _kind(name: str) -> str:
     """A parameter is a bias or not, by the last part of its name (what a loader would map it by)."""
     return "bias" if name.rsplit(".", 1)[-1] == "bias" else "weight"
@@ -330,7 +373,7 @@ def transferred_grads(subject: Subject, module, canonical_grads: Mapping[str, An
 
 def oracle_weights(subject: Subject, case: Case) -> dict[str, Any]:
     """Random canonical weights (times the case's weight scale), as the module's dtype holds them, in float64."""
-    generator = torch.Generator().manual_seed(case.seed + 1)
+    generator = torch.Generator().manual_seed(case.module_seed + 1)
     weights = oracle.random_weights(subject.block, subject.env(case), generator, case.weight_scale)
     held = getattr(torch, case.dtype)
     return {name: w.to(held).to(torch.float64) for name, w in weights.items()}
@@ -344,7 +387,8 @@ def expected_output(subject: Subject, case: Case, weights, training: bool = Fals
     margin a gradient check needs) when the case lies at a kink or a tie.
     """
     values = input_values(case) if values is None else values
-    with numeric.tracking(subject.conditions.precision, smooth or 0.0) as tracker, _oracle_errors():
+    accuracy = subject.conditions.runtime.accuracy
+    with numeric.tracking(subject.conditions.precision, smooth or 0.0, accuracy.get("sigmoid", 0.0)) as tracker, _oracle_errors():
         expected = oracle.bounded_forward(subject.spec, subject.block, subject.env(case), weights, values,
                                           getattr(torch, case.dtype), training)
     if tracker.overflow:

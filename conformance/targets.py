@@ -12,9 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .spec import bundled_folder
-
-IMPL_DIR = bundled_folder("impl")
+from .locations import IMPL_DIR
 
 
 class TargetError(Exception):
@@ -98,7 +96,7 @@ def load_adapter(ref: TargetRef, spec, source: object | None = None):
             continue
         try:
             formula = Expr.parse(declared_domains[name])
-            formula.evaluate(block.env(block.defaults | _sample_channels(block), variants.get(name, {})))
+            formula.evaluate(block.env(block.sample_setting(), variants.get(name, {})))
         except ExprError as err:
             raise TargetError(f"{ref.label}: DOMAIN[{name!r}]: {err}") from None
         domains[name] = formula
@@ -106,6 +104,3 @@ def load_adapter(ref: TargetRef, spec, source: object | None = None):
                     and getattr(v, "__module__", None) == namespace.get("__name__"))[:20]
     return Adapter(ref.label, factories, loaders, variants, domains, defines)
 
-
-def _sample_channels(block) -> dict:
-    return {p.name: 64 for p in block.params if p.default is None}

@@ -9,9 +9,9 @@ is safe; it needs ``os.fork`` (Linux). Elsewhere ``python -m conformance.worker 
 each worker afresh.
 
 A worker reads requests (JSON lines) from its socket and answers with events: ``configure`` (the
-run's spec, profile, seed, conditions), ``inventory`` (import a target: what it provides,
-declares, and the environment), ``clause`` (run one task: events ``example`` while searching,
-then ``result``). The implementation's own prints go to a log file, never into the protocol.
+run's options), ``inventory`` (import a target: what it provides, declares, and the environment),
+``clause`` (run one task: events ``example`` while searching, then ``result``, a ClauseResult).
+The implementation's own prints go to a log file, never into the protocol.
 """
 
 from __future__ import annotations
@@ -46,6 +46,20 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
+def machine(device: str) -> dict:
+    """What the clauses run on, as the certificate's environment records it (imports torch)."""
+    import platform
+
+    import torch
+
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(torch.device(device))
+    else:
+        name = platform.processor() or platform.machine()
+    return {"torch_build": torch.__version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+            "device_name": name}
+
+
 def _source(target: dict) -> dict:
     """The adapter's file and the SHA-256 of its source: which code a certificate is about."""
     import hashlib
@@ -61,7 +75,7 @@ class Worker:
 
     def __init__(self, stream):
         self.stream = stream
-        self.config: dict[str, Any] = {}
+        self.options = None  # the run's RunOptions, from "configure"
         self.spec = None
         self.adapters: dict[str, Any] = {}
 
@@ -69,11 +83,12 @@ class Worker:
         self.stream.write(json.dumps(event) + "\n")
         self.stream.flush()
 
-    def configure(self, config: dict) -> None:
+    def configure(self, options: dict) -> None:
+        from .options import RunOptions
         from .spec import load_spec
 
-        self.config = config
-        self.spec = load_spec(config["spec"])
+        self.options = RunOptions.from_json(options)
+        self.spec = load_spec(self.options.spec_path)
 
     def adapter(self, target: dict):
         from .targets import TargetRef, load_adapter
@@ -86,7 +101,7 @@ class Worker:
             self.adapters[key] = load_adapter(ref, self.spec)
         return self.adapters[key]
 
-    def inventory(self, target: dict) -> None:
+    def inventory(self, target: dict, trees: bool = False) -> None:
         from .spec import DomainError
         from .targets import TargetError
 
@@ -106,12 +121,22 @@ class Worker:
         self.emit(event="inventory", provided=sorted(adapter.factories), declared=dict(adapter.variants),
                   domains={name: str(formula) for name, formula in adapter.domains.items()},
                   libraries=_library_versions(), source=_source(target),
-                  environment={**self._environment(), **({} if adapter.factories else {"defines": adapter.defines})})
+                  environment={**machine(self.options.device), **({} if adapter.factories else {"defines": adapter.defines})},
+                  classes=self._module_classes(adapter) if trees else {})
+
+    def _module_classes(self, adapter) -> dict[str, list[str]]:
+        """block -> the class names in the module its factory builds at the block's sample setting."""
+        classes = {}
+        for name, block in self.spec.blocks.items():
+            if block.factory in adapter.factories:
+                module = adapter.factories[block.factory](**block.sample_setting())
+                classes[name] = sorted({type(m).__name__ for m in module.modules()})
+        return classes
 
     def _device_problem(self) -> str | None:
         import torch
 
-        device = self.config.get("device", "cpu")
+        device = self.options.device
         if not device.startswith("cuda"):
             return None
         if not torch.cuda.is_available():
@@ -122,51 +147,16 @@ class Worker:
             return f"--device {device}: there are only {torch.cuda.device_count()} CUDA devices (cuda:0..cuda:{torch.cuda.device_count() - 1})"
         return None
 
-    def _environment(self) -> dict:
-        import platform
-
-        import torch
-
-        device = self.config.get("device", "cpu")
-        if device.startswith("cuda"):
-            name = torch.cuda.get_device_name(torch.device(device))
-        else:
-            name = platform.processor() or platform.machine()
-        return {"torch_build": torch.__version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None,
-                "device_name": name}
-
-
     def clause(self, request: dict) -> None:
         from .cases import Case
-        from .clauses import CLAUSES
-        from .engine import run_one, run_search
-        from .numeric import PRECISIONS
-        from .strategies import PROFILES
-        from .subject import Conditions, Subject
+        from .engine import run_task
+        from .results import Task
 
-        task = request["task"]
-        adapter = self.adapter(request["target"])
-        block = self.spec.block(task["block"])
-        declared = task["declared"]
-        config = self.config
-        subject = Subject(self.spec, block, adapter,
-                          adapter.variants.get(block.name, {}) if declared else {},
-                          adapter.domains.get(block.name) if declared else None,
-                          Conditions(config["device"], PRECISIONS[config["precision"]]))
-        clause = CLAUSES[task["clause"]]
-        if request.get("case") is not None:
-            outcome = run_one(subject, clause, Case.from_counterexample(request["case"]))
-        else:
-            outcome = run_search(
-                subject, clause, PROFILES[config["profile"]], config["seed"], config.get("database"),
-                "|".join([request["target"]["identity"], block.name, str(declared), clause.id, config["device"], config["precision"]]),
-                declared,
-                on_example=lambda case: self.emit(event="example", case=case.counterexample()),
-                shrink_budget=config.get("shrink_budget"),
-            )
-        self.emit(event="result", **task, status=outcome.status, message=outcome.message,
-                  counterexample=outcome.case.counterexample() if outcome.case and outcome.status == "fail" else None,
-                  details=outcome.details, examples=outcome.examples, seconds=outcome.seconds, cause=outcome.cause)
+        target = request["target"]
+        case = Case.from_counterexample(request["case"]) if request.get("case") is not None else None
+        result = run_task(self.spec, self.adapter(target), target["identity"], Task.from_json(request["task"]),
+                          self.options, case, on_example=lambda example: self.emit(event="example", case=example.counterexample()))
+        self.emit(event="result", result=result.to_message())
 
 
 def serve(fd: int) -> int:
@@ -176,8 +166,8 @@ def serve(fd: int) -> int:
     connection = socket.socket(fileno=fd)
     worker = Worker(connection.makefile("w", encoding="utf-8"))
     handlers = {
-        "configure": lambda request: worker.configure(request["config"]),
-        "inventory": lambda request: worker.inventory(request["target"]),
+        "configure": lambda request: worker.configure(request["options"]),
+        "inventory": lambda request: worker.inventory(request["target"], request.get("trees", False)),
         "clause": worker.clause,
     }
     worker.emit(event="ready", pid=os.getpid())

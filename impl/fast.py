@@ -43,7 +43,7 @@ do not depend on the chunking beyond floating-point rounding, and are determinis
 then took 0.85-0.9x the eager time for CBAM's forward but 1.4-1.5x for SE's (which eager code already does
 in the floor's two passes), and it would recompile for every new shape, dtype and layout.
 
-Parameter names and registration order are the canonical ones (DESIGN §2), so weights transfer.
+Parameter names and registration order are the canonical ones (the plug-in contract), so weights transfer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """attncert's reference implementation of SE, ECA, CBAM, Coordinate Attention and SimAM: the spec, written plainly.
 
 Submodule names and registration order follow the documents' classes (so torchstat rows match
-their tables) and the canonical parameter names of the plug-in contract (DESIGN §2).
+their tables) and the canonical parameter names of the plug-in contract (README, "Certify your own implementation").
 
 - SE: Hu et al., Squeeze-and-Excitation Networks, https://arxiv.org/abs/1709.01507
 - ECA: Wang et al., ECA-Net, https://arxiv.org/abs/1910.03151
@@ -109,13 +109,15 @@ class CBAM(nn.Module):
 
 class CoordinateAttention(nn.Module):
     """Averages along W and along H, one shared 1x1 conv + BatchNorm + h-swish over the H + W strip,
-    then a sigmoid gate per row and one per column; width max(8, C // reduction), biases on."""
+    then a sigmoid gate per row and one per column; width max(8, C // reduction), biases on.
+
+    The averages are means over one axis, not the authors' AdaptiveAvgPool2d((None, 1)) / ((1, None)):
+    the same values, but exported (ONNX) or compiled (inductor, dynamic shapes) an adaptive pool
+    keeps the traced height and width and is wrong, or fails, at every other size."""
 
     def __init__(self, in_channel: int, reduction: int = 32):
         super().__init__()
         hidden = max(8, in_channel // reduction)
-        self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
-        self.pool_w = nn.AdaptiveAvgPool2d((1, None))
         self.conv1 = nn.Conv2d(in_channel, hidden, 1)
         self.bn1 = nn.BatchNorm2d(hidden)
         self.act = nn.Hardswish()
@@ -124,7 +126,7 @@ class CoordinateAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height = x.shape[2]
-        strip = torch.cat([self.pool_h(x), self.pool_w(x).transpose(2, 3)], dim=2)  # [B, C, H + W, 1]
+        strip = torch.cat([x.mean(dim=3, keepdim=True), x.mean(dim=2, keepdim=True).transpose(2, 3)], dim=2)  # [B, C, H + W, 1]
         strip = self.act(self.bn1(self.conv1(strip)))
         per_row, per_column = torch.split(strip, [height, strip.shape[2] - height], dim=2)
         return x * self.conv_w(per_column.transpose(2, 3)).sigmoid() * self.conv_h(per_row).sigmoid()

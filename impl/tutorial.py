@@ -1,6 +1,6 @@
 """The source documents' SE, ECA and CBAM, behaviour for behaviour, defects included.
 
-Rewritten from the blog post in ../shared/documents/ (not copied): the same layers, names, order and
+Rewritten from the source documents' blog post (not copied): the same layers, names, order and
 reshapes. Deliberately NOT fixed: ECA's "make the kernel odd" branch assigns the kernel to itself,
 so an even kernel stays even. With padding k // 2 an even kernel yields C + 1 outputs and the
 reshape to [b, c, 1, 1] fails (and k = 0 at C = 1). attncert must catch exactly that.
@@ -88,7 +88,7 @@ class cbam(nn.Module):
         return self.spatial_attention(self.channel_attention(inputs))
 
 
-# The plug-in contract (DESIGN §2). The classes channel_attention, spatial_attention and cbam
+# The plug-in contract (README, "Certify your own implementation"). The classes channel_attention, spatial_attention and cbam
 # already take the contract's keywords, so they serve as their own factories. The documents call
 # gamma "gama".
 def se(*, in_channel, ratio):

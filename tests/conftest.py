@@ -1,15 +1,35 @@
+"""What the test modules share: where things are, the suite's ``--seed``, one helper for each way of
+running attncert outside this process — the command line (``cli_argv`` / ``run_cli``), pytest
+(``run_pytest``) and a Python snippet (``run_python``), each in a child process of this Python —
+and the corpora of implementations with known verdicts, judged in this process
+(``corpus_expectations``, ``judge_in_process``).
+
+Test modules import these with ``from conftest import ...``. The suite runs with
+``pytest -n 2 --dist loadfile`` (tox.ini, .ci/run): each test module runs whole on one xdist worker,
+so a module-scoped fixture (a certification, a worker pool, the generated mutants) is made once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 CORPUS = ROOT / "tests" / "corpus"
+MINIMAL_SE = (CORPUS / "se_minimal.py").read_text(encoding="utf-8")  # the smallest correct adapter (se only)
+
+# tests/outside_project is a separate project (its own pyproject.toml, rootdir and tests), run by
+# test_api.py in a child process; this suite neither collects it nor loads its files.
+collect_ignore = ["outside_project"]
 
 
 def pytest_addoption(parser):
     parser.addoption("--seed", type=int, default=0,
-                     help="the attncert seed of the corpus and selftest tests (verdicts must not depend on it)")
+                     help="the attncert seed of the tests that search (verdicts must not depend on it)")
 
 
 @pytest.fixture
@@ -17,37 +37,90 @@ def seed(request) -> int:
     return request.config.getoption("--seed")
 
 
-@pytest.fixture
-def attncert_cli(tmp_path):
-    """Run the `attncert` CLI in a fresh folder; returns a function (args...) -> CompletedProcess."""
-    import subprocess
-
-    def run(*args, timeout=600, **kwargs):
-        return subprocess.run([sys.executable, "-m", "conformance.cli", *map(str, args)], cwd=kwargs.pop("cwd", tmp_path),
-                              capture_output=True, text=True, timeout=timeout, **kwargs)
-
-    return run
-
-
-# Modules whose module-scoped fixtures certify something: each runs whole on one pytest-xdist
-# worker, so that work is done once. (xdist's own --dist loadgroup no longer groups anything under
-# pytest 9.2, pytest-dev/pytest-xdist#1386: it relies on rewriting node ids.)
-ONE_WORKER_MODULES = frozenset({
-    "test_certify.py", "test_explain.py", "test_reliability.py", "test_selftest.py", "test_spec_errors.py",
-    "test_stat.py", "test_walkthrough.py", "test_workflow.py",
-})
+# ---------------------------------------------------------------- attncert in a child process
+# `attncert ARGS...` with two changes a test may need: packages made missing (an entry None in
+# sys.modules: importing it fails and importlib.util.find_spec returns None, as when it is not
+# installed), and impl/ replaced by another folder (bundled names resolve there).
+_CLI_WRAPPER = """\
+import sys
+from pathlib import Path
+missing, impl_dir = sys.argv.pop(1), sys.argv.pop(1)
+sys.modules.update(dict.fromkeys(filter(None, missing.split(",")), None))
+if impl_dir:
+    import conformance.targets
+    conformance.targets.IMPL_DIR = Path(impl_dir)
+from conformance.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: ignored where xdist is absent or disabled
-def pytest_xdist_make_scheduler(config, log):
-    """With -n: every test on its own, except the modules above, each kept together (most tests first)."""
-    if config.getoption("dist") != "load":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
+def cli_argv(*args, impl_dir: Path | None = None, missing: tuple[str, ...] = ()) -> list[str]:
+    """The argv of ``attncert ARGS...`` run by this Python. ``impl_dir``: the folder whose ``*.py`` are
+    the bundled implementations (``attncert certify mine`` finds ``impl_dir/mine.py``); ``missing``:
+    packages that look uninstalled."""
+    args = [str(a) for a in args]
+    if impl_dir is None and not missing:
+        return [sys.executable, "-m", "conformance.cli", *args]
+    return [sys.executable, "-c", _CLI_WRAPPER, ",".join(missing), str(impl_dir or ""), *args]
 
-    class ModulesOnOneWorker(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module.rsplit("/", 1)[-1] in ONE_WORKER_MODULES else nodeid
 
-    return ModulesOnOneWorker(config, log)
+def run_cli(*args, cwd: Path, env: dict | None = None, timeout: float = 600, impl_dir: Path | None = None,
+            missing: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run ``attncert ARGS...`` in ``cwd`` to the end; ``env`` adds to this process's environment."""
+    return subprocess.run(cli_argv(*args, impl_dir=impl_dir, missing=missing), cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_pytest(*args, cwd: Path, env: dict | None = None, timeout: float = 900,
+               own_rootdir: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m pytest ARGS...`` (without its cache) in ``cwd``. ``own_rootdir``: write an empty
+    pytest.ini there first, so ``cwd`` is pytest's rootdir and no settings or conftest above it apply."""
+    if own_rootdir:
+        (Path(cwd) / "pytest.ini").write_text("[pytest]\n")
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_python(code: str, *args, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -c CODE ARGS...`` in ``cwd`` (raises subprocess.TimeoutExpired past ``timeout``)."""
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+# ---------------------------------------------------------------- the corpora of implementations
+def corpus_expectations(folder: str):
+    """A pytest param (file, block, verdict) for every EXPECT entry of every tests/corpus/<folder>/*.py,
+    read without importing the file."""
+    import ast
+
+    for path in sorted((CORPUS / folder).glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        expect = next(
+            (ast.literal_eval(node.value) for node in tree.body
+             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXPECT" for t in node.targets)),
+            None,
+        )
+        assert expect, f"{path.name} has no EXPECT"
+        for block, verdict in expect.items():
+            yield pytest.param(path, block, verdict, id=f"{path.stem}-{block}")
+
+
+def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: bool):
+    """(clause id, ClauseResult) for each clause of ``block`` on the adapter file ``path``, run in this
+    process by the engine the workers run (``run_task``), without an example database."""
+    from conformance.clauses import clauses_for
+    from conformance.engine import run_task
+    from conformance.options import RunOptions
+    from conformance.results import Task
+    from conformance.spec import load_spec
+    from conformance.targets import TargetRef, load_adapter
+
+    spec = load_spec()
+    adapter = load_adapter(TargetRef(path.stem, str(path)), spec)
+    assert spec.block(block).factory in adapter.factories, f"{path.name} provides no {block}"
+    options = RunOptions(seed=seed, database=None)
+    for clause in clauses_for(block, spec):
+        outcome = run_task(spec, adapter, f"corpus|{path.name}", Task(block, clause.id), options)
+        yield clause.id, outcome
+        if stop_at_first_failure and outcome.status == "fail":
+            return

@@ -1,7 +1,10 @@
-"""attncert selftest: the mutants are real, cover every operator and block, and the harness kills them.
+"""`attncert selftest`: the mutants are real, cover every operator and block, and the harness kills them.
 
-The CI subset is certified once per test session (a module-scoped fixture, one worker inside
-pytest-xdist); everything else reads the generated mutants without running them.
+The CI subset is certified once (a module-scoped fixture; the module runs on one pytest-xdist
+worker); everything else reads the generated mutants without running them. A survivor is probed
+against the oracle, which tells an equivalent mutant from a wrong one; an interrupted selftest
+reports what finished; the command needs its extra (libcst). (Each operator's sites:
+test_selftest_operators.py.)
 """
 
 import ast
@@ -10,12 +13,15 @@ import os
 import re
 import signal
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from conformance import selftest
-from conformance.runner import Interrupted
+from conformance.pool import Interrupted
+from conformance.report import selftest_markdown
+from conformance.selftest import run
+from conformance.selftest.run import Record, classify
 from conformance.spec import load_spec
 
 SPEC = load_spec()
@@ -57,7 +63,7 @@ def _without_docstring(tree):
 
 def test_at_least_200_mutants_over_every_operator_and_block(mutants):
     assert len(mutants) >= 200
-    assert {m.operator for m in mutants} == set(selftest.operators())
+    assert {m.operator for m in mutants} == set(selftest.OPERATORS)
     assert {b for m in mutants for b in m.blocks} == set(SPEC.blocks)
     assert all(m.blocks for m in mutants), [m.id for m in mutants if not m.blocks]
 
@@ -82,7 +88,7 @@ def test_ci_subset_is_fixed_and_covers_every_operator_and_block(mutants):
     chosen = selftest.subset(mutants)
     assert len(chosen) >= 50
     assert [m.id for m in chosen] == [m.id for m in selftest.subset(list(mutants))]
-    assert {m.operator for m in chosen} == set(selftest.operators())
+    assert {m.operator for m in chosen} == set(selftest.OPERATORS)
     assert {b for m in chosen for b in m.blocks} == set(SPEC.blocks)
     assert not [m.id for m in chosen if m.equivalent]
 
@@ -104,7 +110,7 @@ def test_report_has_the_required_fields(subset_run):
     for record in summary["records"]:
         assert {"id", "operator", "blocks", "description", "status", "killed_by", "message"} <= set(record)
         assert record["status"] in ("killed", "survived", "equivalent")
-    text = selftest.markdown(summary)
+    text = selftest_markdown(summary)
     assert "Which clause kills what" in text and summary["records"][0]["id"] in text
 
 
@@ -137,33 +143,34 @@ def test_oracle_check_tells_equivalent_from_wrong(tmp_path):
     # wrong only on larger feature maps (H * W > 24): a check of small inputs only would miss it
     wrong = tmp_path / "simam_large_maps.py"
     wrong.write_text(EQUIVALENT_SIMAM.replace("+ 0.5)", "+ (0.5 if x.shape[2] * x.shape[3] <= 24 else 0.75))"))
-    found = selftest.check_survivors([(equivalent, ["simam"]), (wrong, ["simam"])], inputs=150, jobs=2)
-    assert found[0] == {"differs": False, "inputs": 150}
+    found = selftest.check_survivors([(equivalent, ["simam"]), (wrong, ["simam"])], examples=150, jobs=2)
+    assert found[0]["differs"] is False and found[0]["examples"] >= 150
+    assert found[0]["clauses"] == sorted(selftest.PROBE_CLAUSES)
     assert found[1]["differs"] and found[1]["block"] == "simam" and "output" in found[1]["message"]
 
-    record = selftest.Record("x", "op", ["simam"], "what")
-    selftest.classify(record, found[0], None)
-    assert record.status == "equivalent" and "150 inputs" in record.equivalent_reason
-    record = selftest.Record("y", "op", ["simam"], "what")
-    selftest.classify(record, found[1], None)
+    record = Record("x", "op", ["simam"], "what")
+    classify(record, found[0], None)
+    assert record.status == "equivalent" and f"{found[0]['examples']} examples" in record.equivalent_reason
+    record = Record("y", "op", ["simam"], "what")
+    classify(record, found[1], None)
     assert record.status == "survived"
 
 
 def test_a_crashing_mutant_counts_as_different(tmp_path):
     crashing = tmp_path / "simam_exit.py"
     crashing.write_text(EQUIVALENT_SIMAM.replace("        mean = ", "        import os; os._exit(3)\n        mean = "))
-    found = selftest.check_survivor(crashing, ["simam"], inputs=5)
+    (found,) = selftest.check_survivors([(crashing, ["simam"])], examples=5)
     assert found["differs"] and "status 3" in found["message"]
 
 
 def test_interrupt_reports_what_finished(mutants, tmp_path, monkeypatch):
     def certify_one_then_stop(chosen, paths, options, jobs, mode, report, records):
-        records.append(selftest.Record(chosen[0].id, chosen[0].operator, chosen[0].blocks, chosen[0].description,
+        records.append(Record(chosen[0].id, chosen[0].operator, chosen[0].blocks, chosen[0].description,
                                        status="killed", killed_by="se::oracle.output", message="found"))
         raise Interrupted(signal.SIGINT)
 
-    monkeypatch.setattr(selftest, "prepare", lambda: mutants)
-    monkeypatch.setattr(selftest, "certify_mutants", certify_one_then_stop)
+    monkeypatch.setattr(run, "prepare", lambda: mutants)
+    monkeypatch.setattr(run, "certify_mutants", certify_one_then_stop)
     monkeypatch.chdir(tmp_path)
     args = Namespace(profile="ci", subset=True, json=str(tmp_path / "out.json"), markdown=str(tmp_path / "out.md"),
                      timeout=60.0, quiet=True, jobs=None, seed=0, all_clauses=False)
@@ -174,7 +181,15 @@ def test_interrupt_reports_what_finished(mutants, tmp_path, monkeypatch):
     assert (tmp_path / ".attncert" / "selftest" / "mutants").is_dir()
 
 
-def test_unwritable_report_is_a_usage_error(attncert_cli, tmp_path):
+def test_unwritable_report_is_a_usage_error(tmp_path):
     (tmp_path / "file").write_text("")
-    done = attncert_cli("selftest", "--subset", "--json", tmp_path / "file" / "out.json")
+    done = run_cli("selftest", "--subset", "--json", tmp_path / "file" / "out.json", cwd=tmp_path)
     assert done.returncode == 2 and "cannot write" in done.stderr
+
+
+def test_without_libcst_selftest_is_a_usage_error_naming_the_extra(tmp_path):
+    """`attncert selftest` where libcst is not installed: exit 2 and how to install it, before any work."""
+    done = run_cli("selftest", "--subset", "--json", tmp_path / "out.json", cwd=tmp_path, missing=("libcst",))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "libcst" in done.stderr and 'pip install "attncert[selftest]"' in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.json").exists()

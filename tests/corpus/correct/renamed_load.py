@@ -4,7 +4,7 @@ Every block stores its weights under different names and registers the expanding
 reducing one (so positional transfer would put fc1's [h, C] tensor into the [C, h] slot -- with
 the same element count, silently wrong). The MLP weights are stored transposed ([in, out], used as
 x @ W), ECA's kernel is stored as a flat vector, the spatial kernel as [2, k, k]. Each block
-therefore provides load_<block>(module, state), which maps the canonical names (DESIGN §2). A
+therefore provides load_<block>(module, state), which maps the canonical names (the plug-in contract). A
 harness must call it instead of transferring by position.
 Must be accepted: same functions as the documents' blocks.
 """

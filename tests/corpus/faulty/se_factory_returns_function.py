@@ -2,7 +2,7 @@
 
 Misbehaviour: the factory's result is callable and computes a correct SE, but it is not an
 `nn.Module`: no `.parameters()`, `.train()`, `.eval()`, `.to()`, `.double()`, `state_dict()`. The
-harness must fail the block with a message saying an nn.Module was expected (DESIGN §2), not crash
+harness must fail the block with a message saying an nn.Module was expected (the plug-in contract), not crash
 with AttributeError on `.parameters`.
 """
 

@@ -1,7 +1,7 @@
 """SE whose forward returns a tuple `(output, gate)` instead of a tensor.
 
 Misbehaviour: a wrong return type (some libraries return the attention map alongside the output).
-The output inside the tuple is correct; the contract (DESIGN §2) asks for a tensor, so every clause
+The output inside the tuple is correct; the contract (the plug-in contract) asks for a tensor, so every clause
 that uses the result must fail with a message naming the type, never crash on `tuple.shape`.
 """
 

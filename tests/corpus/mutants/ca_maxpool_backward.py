@@ -4,7 +4,7 @@ Broken: a custom autograd.Function computes x.amax over H, W exactly, but its ba
 incoming gradient evenly over all H * W positions (copied from the average pool's Function)
 instead of routing it to the arg-max position.
 Why wrong: documents §3.2: the block is inputs * sigmoid(mlp(maxpool) + mlp(avgpool)) with a true
-global max pool; its derivative w.r.t. the input is the max pool's, and DESIGN §5 requires input
+global max pool; its derivative w.r.t. the input is the max pool's, and attncert's requirements requires input
 gradients equal to the oracle's (and gradcheck).
 Visible: only in the backward pass, w.r.t. the input, when H * W > 1. Outputs and the parameter
 gradients are exact; at H = W = 1 the two backwards coincide.

@@ -4,7 +4,7 @@ Broken: y = channel_attention(x); return y * spatial_gate(y.detach()) ("the spat
 need no gradient" -- saves memory). Outputs are exact.
 Why wrong: documents §3.4: CBAM is spatial_attention(channel_attention(x)), one differentiable
 function trained end to end; the gradients w.r.t. the input and the channel attention's fc1/fc2
-must include the path through the spatial gate (DESIGN §5: input and parameter gradients equal to
+must include the path through the spatial gate (attncert's requirements: input and parameter gradients equal to
 the oracle's).
 Visible: only in the backward pass: input gradient, channel-attention weight gradients, gradcheck;
 the spatial conv's gradient stays right.

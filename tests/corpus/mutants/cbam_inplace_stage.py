@@ -3,7 +3,7 @@
 Broken: the channel stage does `x.mul_(gate)` and passes x on to the spatial stage (which is
 out of place). The returned values are right, but the caller's input is overwritten with
 x * channel_gate, and autograd refuses the in-place op on a leaf that requires grad.
-Why wrong: documents §3.2: `outputs = inputs * x` -- a new tensor; DESIGN §5: no mutation of
+Why wrong: documents §3.2: `outputs = inputs * x` -- a new tensor; attncert's requirements: no mutation of
 the input.
 Visible: only to a check comparing the input before and after the call, or running backward
 with a leaf input; the output equals the oracle's.

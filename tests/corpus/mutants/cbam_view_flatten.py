@@ -5,7 +5,7 @@ requires B with C and H with W to be mergeable without a copy. A channels_last i
 channel strides not nested) or a transposed / H-sliced input raises "view size is not compatible
 with input tensor's size and stride" (a step slice along W, x[..., ::2], happens to work).
 Why wrong: the documents' block (§3.2 AdaptiveMaxPool2d / AdaptiveAvgPool2d) accepts any tensor
-layout; DESIGN §5 requires channels_last and non-contiguous inputs to work.
+layout; certification requires channels_last and non-contiguous inputs to work.
 Visible: only for channels_last inputs (with H * W > 1) and transposed / H-sliced inputs (H, W > 1);
 exact for contiguous ones.
 """

@@ -2,7 +2,7 @@
 
 Broken: k = t if t is odd else t - 1 (at least 1), with t = int(|(log2 C + b) / gamma|).
 Why wrong: documents §2.2: "如果卷积核大小是偶数,就把它变成奇数" and the ECA paper's |t|_odd; the
-documents' intent (DESIGN §5, spec eca.kernel_size) is the odd number at or ABOVE t.
+documents' intent (attncert's requirements, spec eca.kernel_size) is the odd number at or ABOVE t.
 Visible: only for channel counts where t is even -- at b = 1, gamma = 2: C in 8..31 (k = 1 instead
 of 3), C in 128..511 (3 instead of 5), ...; at C = 32 (the documents' size, t = 3) and C < 8
 (t = 0 -> 1) it is exact. The kernel size is the parameter count, so the param-count clause and

@@ -1,7 +1,7 @@
 """ECA rounding (log2 C + b) / gamma to the nearest integer instead of truncating it.
 
 Broken: t = round(abs((log2 C + b) / gamma)) (Python's round-half-even).
-Why wrong: documents §2.2: int(...) -- truncation toward zero; DESIGN §5: "the odd number at or
+Why wrong: documents §2.2: int(...) -- truncation toward zero; the spec: "the odd number at or
 above |(log2 C + b)/gamma|, truncated".
 Visible: only where the fractional part is >= 0.5 and rounding crosses an odd/even step: b = 1,
 gamma = 2: C = 64..127 gives k = 5 instead of 3 (t = 3.5 -> 4 -> 5), C = 4..7 gives 3 instead of 1;

@@ -5,7 +5,7 @@ and W dimensions can be merged without a copy -- contiguous and channels_last in
 step slice along W such as x[..., ::2] -- but raises "view size is not compatible with input
 tensor's size and stride" for inputs where they cannot, e.g. a transpose (x.transpose(2, 3)) or a
 step slice along H (x[:, :, ::2]).
-Why wrong: the documents' block (AdaptiveAvgPool2d, §2.2) accepts any [b, c, h, w] tensor; DESIGN §5
+Why wrong: the documents' block (AdaptiveAvgPool2d, §2.2) accepts any [b, c, h, w] tensor; attncert's requirements
 requires contiguous, channels_last AND non-contiguous inputs to work.
 Visible: only for such non-contiguous inputs (transposed or H-sliced) with H > 1 and W > 1; exact
 otherwise -- a harness whose only non-contiguous input is x[..., ::2] misses it.

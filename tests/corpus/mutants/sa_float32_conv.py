@@ -1,7 +1,7 @@
 """CBAM spatial attention that runs its convolution in float32 ("conv kernels are float32 anyway").
 
 Broken: logits = F.conv2d(pooled.float(), conv.weight.float(), padding=k // 2).to(x.dtype).
-Why wrong: DESIGN §5: float64 outputs must match the float64 oracle within a float64 error budget;
+Why wrong: attncert's requirements: float64 outputs must match the float64 oracle within a float64 error budget;
 the documents' block computes in the input's dtype.
 Visible: only for float64 inputs (errors ~1e-8); for float32 inputs it is exact. The conv
 weight's gradient is float32-accurate only, too.

@@ -4,7 +4,7 @@ Broken: gate = F.dropout(sigmoid(conv(pooled)), p=0.1). The functional form defa
 training=True, so it drops (and rescales by 1/0.9) gate pixels in eval mode too: the output is
 random on every call.
 Why wrong: documents §3.3: the gate is sigmoid(conv(...)), nothing else; the block must be
-deterministic and have no dropout (spec invariant train_eval; DESIGN §5 "deterministic").
+deterministic and have no dropout (spec invariant train_eval; "deterministic").
 Visible: in both modes, as a mismatch with the oracle and as two calls on the same input giving
 different outputs (with H * W large enough that some pixel is dropped; on a 1x1 map only about one
 call in ten).

@@ -3,7 +3,7 @@
 Broken: the forward returns x.amax(dim=1) exactly, but the backward hands the incoming gradient
 to EVERY channel (grad.expand_as(x)) instead of only to the channel holding the maximum.
 Why wrong: documents §3.3: torch.max(inputs, dim=1) -- the derivative of a max flows only to the
-maximal element; DESIGN §5 requires input gradients equal to the oracle's and gradcheck.
+maximal element; attncert's requirements requires input gradients equal to the oracle's and gradcheck.
 Visible: only in the backward pass, w.r.t. the input, when C > 1; outputs and the conv weight's
 gradient are exact, and at C = 1 the two backwards agree.
 """

@@ -3,7 +3,7 @@
 Broken: torch.cat([mean_map, max_map], dim=1) -- the conv weight's input channel 0 now sees the
 mean and channel 1 the max.
 Why wrong: documents §3.3 code: torch.cat([x_maxpool, x_avgpool], dim=1); the canonical weight
-`conv.weight [1, 2, k, k]` has input channel 0 = max, 1 = mean (DESIGN §2). The swapped order is a
+`conv.weight [1, 2, k, k]` has input channel 0 = max, 1 = mean (the plug-in contract). The swapped order is a
 spec *variant* (spatial_attention.pool_order = mean_max) that must be declared.
 Visible: whenever the max and the mean over channels differ, i.e. C > 1. At C = 1 both maps are
 the input itself and the mutant is exact -- a harness testing only C = 1 misses it.

@@ -3,7 +3,7 @@
 Broken: for float32 inputs the pooled vector and both weights are cast to bfloat16 for the two
 linear layers and the sigmoid, then the bfloat16 gate goes back to float32. float64 inputs take
 the full-precision path.
-Why wrong: DESIGN §5: float32 outputs must match the oracle within a float32 error budget; bfloat16
+Why wrong: attncert's requirements: float32 outputs must match the oracle within a float32 error budget; bfloat16
 keeps 8 significant bits (relative error ~4e-3), far outside it. The documents' block computes in
 the input's dtype.
 Visible: only for float32 inputs; a harness that tests float64 alone waves it through.

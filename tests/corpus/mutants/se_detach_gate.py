@@ -5,7 +5,7 @@ backpropagate through it" -- a memory-saving trick). Outputs are exact and the p
 gradients are still right; only the gradient w.r.t. the input loses the path through the gate.
 Why wrong: documents §1.1 小节 (1): SE learns its weights "根据loss损失" -- end to end; the block is
 the function x * sigmoid(fc2(relu(fc1(avgpool(x))))) and its input gradient includes the gate's
-term (DESIGN §5: input gradients must equal the oracle's).
+term (attncert's requirements: input gradients must equal the oracle's).
 Visible: only in the backward pass (input gradient, gradcheck), at every size and dtype.
 """
 

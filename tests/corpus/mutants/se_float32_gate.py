@@ -2,7 +2,7 @@
 
 Broken: pooled vector and weights are cast to float32 for the MLP; the float32 gate then
 multiplies the input (type promotion keeps the output's dtype float64).
-Why wrong: DESIGN §5: outputs must equal the float64 oracle's within a float64 error budget; the
+Why wrong: attncert's requirements: outputs must equal the float64 oracle's within a float64 error budget; the
 documents' block computes everything in the input's dtype.
 Visible: only for float64 inputs (errors ~1e-8, far beyond a float64 budget); for float32 inputs it
 is exact. Gradients w.r.t. float64 parameters are also only float32-accurate.

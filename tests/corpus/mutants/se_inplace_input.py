@@ -4,7 +4,7 @@ Broken: `return x.mul_(gate)` ("saves an allocation"). The returned values are r
 caller's input tensor is overwritten, and autograd refuses the in-place op on a leaf that requires
 grad.
 Why wrong: documents §1.2: `outputs = x * inputs` -- a new tensor; the block must not mutate its
-input (DESIGN §5: no mutation of the input).
+input (attncert's requirements: no mutation of the input).
 Visible: only to a check that compares the input before and after the call (or runs backward on a
 leaf input); the output itself equals the oracle's.
 """

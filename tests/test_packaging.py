@@ -1,21 +1,51 @@
-"""The GitHub Actions workflow runs the same tox matrix as tox.ini (it cannot run here; its shape can be
-checked), and the README's test command schedules the suite as tests/conftest.py says."""
+"""How attncert ships and how its suite runs: a wheel built from this checkout carries the spec and
+the bundled implementations and certifies from anywhere; the GitHub Actions workflow runs the same
+tox matrix as tox.ini (it cannot run here; its shape can be checked); and the suite's test command
+(tox.ini, .ci/run) keeps each test module on one pytest-xdist worker.
+"""
 
-import os
+import configparser
 import re
-import shutil
+import shlex
 import subprocess
 import sys
-from pathlib import Path
+import zipfile
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, run_cli, run_pytest, run_python
+
 WORKFLOW = ROOT / ".github" / "workflows" / "conformance.yml"
 TOX_E = re.compile(r"\btox\s+(?:run\s+)?-e\s+(\$\{\{[^}]*\}\}|\S+)")
 
 
+# ---------------------------------------------------------------- the wheel
+def test_a_wheel_carries_the_spec_and_the_bundled_implementations_and_certifies(tmp_path):
+    """Built from this checkout and installed (not editable) into its own folder, it certifies from anywhere."""
+    # the test extra's setuptools builds it: no isolated build environment to set up (seconds, and the index)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            tmp_path / "dist", ROOT],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = next((tmp_path / "dist").glob("attncert-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"conformance/_spec/blocks.yaml", "conformance/_spec/schema.yaml", "conformance/_impl/reference.py"} <= set(names)
+    target = tmp_path / "installed"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, wheel],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(target)}
+    where = run_python("import conformance.spec as s; print(s.SPEC_DIR)", cwd=elsewhere, env=env)
+    assert where.stdout.strip().startswith(str(target)), where.stdout + where.stderr  # the wheel's copy, not the checkout
+    done = run_cli("certify", "reference", "--block", "se", "--quiet", "--database", "none", cwd=elsewhere, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "se                 PASS" in done.stdout
+
+
+# ---------------------------------------------------------------- the workflow and tox
 @pytest.fixture(scope="module")
 def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
@@ -105,8 +135,7 @@ def test_jobs_install_tox_on_python_311(workflow):
 
 def test_matrix_job_aggregates_the_certify_jobs_certificates(workflow, tox_envs):
     """tox's `matrix` env reads certificates/*.json: in CI those come from the certify-* jobs."""
-    if "matrix" not in tox_envs:
-        pytest.skip("tox.ini has no matrix env")
+    assert "matrix" in tox_envs, "tox.ini has no matrix env"
     jobs = workflow_envs(workflow)
     runner = next(name for name, envs in jobs.items() if "matrix" in envs)
     certifiers = [name for name, envs in jobs.items() if any(e.startswith("certify-") for e in envs)]
@@ -121,22 +150,39 @@ def test_matrix_job_aggregates_the_certify_jobs_certificates(workflow, tox_envs)
     assert "certificates/{env:TARGET}.json" in tox_ini  # where the certify envs write their certificates
 
 
-def test_the_test_command_keeps_each_listed_module_on_one_worker(tmp_path):
-    """Under `pytest -n 2` every test of a module in tests/conftest.py's ONE_WORKER_MODULES runs on one
-    worker, so its module-scoped certification runs once (xdist's loadgroup stopped doing it unnoticed)."""
-    shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+# ---------------------------------------------------------------- the suite's test command
+def suite_command() -> list[str]:
+    """pytest's arguments in the suite's test command: tox.ini's [testenv] and .ci/run run the same."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini")
+    tox_argv = [a for a in shlex.split(tox["testenv"]["commands"]) if a != "{posargs}"]
+    assert tox_argv[:3] == ["python", "-m", "pytest"], tox_argv
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if re.match(r"\S*python\S* -m pytest\b", line.strip())]
+    assert len(ci) == 1, ci
+    ci_argv = shlex.split(ci[0])
+    assert ci_argv[1:] == tox_argv[1:], (ci_argv, tox_argv)
+    return tox_argv[3:]
+
+
+def test_the_test_command_keeps_each_module_on_one_worker(tmp_path):
+    """Under the suite's command (``-n 2 --dist loadfile``) every test of a module runs on one xdist
+    worker, so its module-scoped fixtures (a certification, a worker pool, the mutants) are made once;
+    with tests spread one by one (plain ``-n 2``) this fails."""
+    args = suite_command()
+    assert "-n" in args, args
     body = ("import os\nimport pytest\n\n@pytest.mark.parametrize('i', range(8))\ndef test_where(i):\n"
             "    with open(os.environ['WHERE'], 'a') as log:\n"
             "        log.write(f\"{__name__} {os.environ['PYTEST_XDIST_WORKER']}\\n\")\n")
-    for name in ("test_certify.py", "test_elsewhere.py"):
+    for name in ("test_certifies.py", "test_elsewhere.py"):
         (tmp_path / name).write_text(body)
     where = tmp_path / "where.txt"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "WHERE": str(where)})
+    done = run_pytest(*args, "-q", cwd=tmp_path, own_rootdir=True, env={"WHERE": str(where)}, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     workers: dict[str, set] = {}
     for line in where.read_text().splitlines():
         module, worker = line.split()
         workers.setdefault(module, set()).add(worker)
-    assert sum(len(s) for s in workers.values()) >= 2 and len(workers["test_certify"]) == 1, workers
+    assert set(workers) == {"test_certifies", "test_elsewhere"}, workers
+    assert len(set().union(*workers.values())) == 2, f"the command does not run two workers: {workers}"
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), f"a module's tests ran on several workers: {workers}"

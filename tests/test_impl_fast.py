@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -20,10 +19,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from conformance import oracle
 from conformance.spec import load_spec
 
-FAST_PATH = Path(__file__).resolve().parent.parent / "impl" / "fast.py"
+FAST_PATH = ROOT / "impl" / "fast.py"
 BLOCKS = ("se", "eca", "channel_attention", "spatial_attention", "cbam")
 
 

@@ -1,33 +1,31 @@
-"""The README's newcomer walkthrough, command by command (issue 8).
+"""The README's newcomer walkthrough, command by command.
 
 Write ``impl/mine.py`` with a defect, ``attncert certify mine`` (exit 1), ``attncert explain`` the
 failing clause (it names the fix), fix the file, ``attncert replay`` the certificate (exit 0: every
-failing case now passes), ``attncert certify mine`` again (exit 0).
+failing case now passes), ``attncert certify mine`` again (exit 0). The README shows exactly the
+file and the commands run here.
 
-``impl/`` here is a temporary folder: the CLI runs in a child process whose
-``conformance.targets.IMPL_DIR`` points at it, so ``mine`` resolves by its stem exactly as a file in
-the repository's ``impl/`` would, without touching the checkout.
+``impl/`` here is a temporary folder: the CLI runs in a child process whose impl folder is that
+one (``run_cli(..., impl_dir=...)``), so ``mine`` resolves by its stem exactly as a file in the
+repository's ``impl/`` would, without touching the checkout.
 
 The ``list`` / ``explain`` / ``replay`` steps run twice: through ``conformance.explain`` directly,
-and through the CLI once it has those subcommands (skipped, with the reason, before).
+and through the command line.
 """
 
-import functools
 import json
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import conformance.targets
+from conftest import ROOT, run_cli
 from conformance.explain import explain, list_clauses, replay
 from conformance.spec import load_spec
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 HEADING = "### Walkthrough: certify, explain, fix, replay"
 
@@ -63,11 +61,6 @@ COMMANDS = [
     "attncert certify mine --json mine.json",
 ]
 
-# `attncert ARGS...` with impl/ pointed at the first argument.
-CLI = ("import sys; from pathlib import Path; import conformance.targets as targets; "
-       "targets.IMPL_DIR = Path(sys.argv.pop(1)); from conformance.cli import main; sys.exit(main(sys.argv[1:]))")
-
-
 def fixed(source: str) -> str:
     for old, new in FIXES.items():
         assert source.count(old) == 1, old
@@ -75,25 +68,11 @@ def fixed(source: str) -> str:
     return source
 
 
-def attncert(folder: Path, command: str, timeout=900) -> subprocess.CompletedProcess:
+def attncert(folder: Path, command: str, timeout=900):
     """Run one walkthrough command in ``folder`` (its ``impl/`` is the impl folder)."""
     args = command.split()
     assert args[0] == "attncert"
-    return subprocess.run([sys.executable, "-c", CLI, str(folder / "impl"), *args[1:]], cwd=folder,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@functools.lru_cache(maxsize=None)
-def cli_has(subcommand: str) -> bool:
-    """Whether `attncert SUBCOMMAND --help` works (argparse exits 2 for an unknown subcommand)."""
-    done = subprocess.run([sys.executable, "-c", CLI, str(ROOT / "impl"), subcommand, "--help"], cwd=ROOT / "tests",
-                          capture_output=True, text=True, timeout=120)
-    return done.returncode == 0
-
-
-def needs_cli(subcommand: str):
-    if not cli_has(subcommand):
-        pytest.skip(f"`attncert {subcommand}` is not wired into the CLI yet (`attncert {subcommand} --help` fails)")
+    return run_cli(*args[1:], cwd=folder, impl_dir=folder / "impl", timeout=timeout)
 
 
 def new_project(tmp_path: Path, source: str = MINE) -> Path:
@@ -120,8 +99,7 @@ def project_after_step_2(certified, tmp_path) -> Path:
 # ---------------------------------------------------------------- the README shows what is tested
 def readme_section() -> str:
     text = README.read_text()
-    if HEADING not in text:
-        pytest.skip(f"the README has no {HEADING!r} section yet")
+    assert HEADING in text, f"the README has no {HEADING!r} section"
     section = text.split(HEADING, 1)[1]
     return re.split(r"\n#{2,3} ", section, maxsplit=1)[0]
 
@@ -169,14 +147,12 @@ def test_step_3_explain_names_the_cause_and_the_fix():
 
 
 def test_step_1_list_cli(tmp_path):
-    needs_cli("list")
     done = attncert(new_project(tmp_path), COMMANDS[0], timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("se — ") and "params.count" in done.stdout and "\neca — " not in done.stdout
 
 
 def test_step_3_explain_cli(tmp_path):
-    needs_cli("explain")
     done = attncert(new_project(tmp_path), COMMANDS[2], timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "bias=False" in done.stdout
@@ -208,7 +184,6 @@ def test_step_5_replay_after_the_fix_passes(certified, tmp_path, monkeypatch):
 
 
 def test_step_5_replay_cli(certified, tmp_path):
-    needs_cli("replay")
     folder = project_after_step_2(certified, tmp_path)
     before = attncert(folder, COMMANDS[3], timeout=600)
     assert before.returncode == 1, before.stdout + before.stderr

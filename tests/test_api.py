@@ -1,32 +1,28 @@
-"""attncert used from another project's test suite, exactly as that project would (issue 8).
+"""The Python API's ``parametrize_with_checks`` used from another project's test suite, exactly as
+that project would.
 
 tests/outside_project/ is a tiny stand-alone project, ``tinyattn`` (its own pyproject.toml), whose
 test file imports only ``from conformance import parametrize_with_checks``. Its ECA clamps the
-kernel to k >= 3 like timm, listed as expected failures with a reason. Here pytest runs on that
-folder in a subprocess, as the project's CI would; attncert's own run does not collect it.
+kernel to k >= 3 like timm, listed as expected failures with a reason (strict: a stale entry fails
+the run, a mistyped one is a collection error) and declared as a VARIANT. Here pytest runs on that
+folder in a child process, as the project's CI would; attncert's own run does not collect it. A
+relative target is found beside the test file. (``certify()``: test_engine_search.py,
+test_declarations.py.)
 """
 
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import MINIMAL_SE, ROOT, run_pytest
+
 PROJECT = ROOT / "tests" / "outside_project"
 REASON = "we clamp the ECA kernel to k >= 3, like timm (declared as the kernel_min=3 variant)"
 EXPECTED = {f"eca::{c}" for c in ("params.count", "weights.transfer", "oracle.output", "oracle.input_grad",
                                   "oracle.param_grad", "gradcheck", "gradgradcheck", "invariant.kernel_size")}
-
-
-def run_pytest(args, cwd, junit=None):
-    command = [sys.executable, "-m", "pytest", *args, "-q", "-rxXs", "-p", "no:cacheprovider"]
-    if junit is not None:
-        command.append(f"--junitxml={junit}")
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
 def outcomes(junit: Path) -> dict[str, str]:
@@ -50,11 +46,10 @@ def test_main_run_does_not_collect_the_outside_project(request):
             and not config.option.markexpr and not config.option.deselect):
         collected = "\n".join(item.nodeid for item in request.session.items)  # this run is the main run
     else:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        done = run_pytest("-q", "--co", cwd=ROOT, timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         collected = done.stdout
-    assert "test_outside_project.py::" in collected  # this file is collected
+    assert f"{Path(__file__).name}::" in collected  # this file is collected
     assert "tinyattn" not in collected and "outside_project/" not in collected
 
 
@@ -74,7 +69,7 @@ def test_outside_test_imports_only_the_public_api():
 def test_outside_project_passes_with_its_expected_failures_as_xfail(tmp_path):
     """`python -m pytest tests/outside_project`, as the outside project's CI would run it."""
     junit = tmp_path / "junit.xml"
-    done = run_pytest(["tests/outside_project"], cwd=ROOT, junit=junit)
+    done = run_pytest("tests/outside_project", "-q", "-rxXs", f"--junitxml={junit}", cwd=ROOT)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     # each expected failure is reported as XFAIL with its reason
@@ -106,7 +101,7 @@ def test_a_stale_expected_failure_fails_the_run(tmp_path):
     assert source.count(marker) == 1
     test_file.write_text(source.replace(marker, marker + '    "se::shape.preserved": "stale: this clause passes",\n'))
     junit = tmp_path / "junit.xml"
-    done = run_pytest([".", "-k", "se::shape.preserved or eca::params.count"], cwd=copy, junit=junit)
+    done = run_pytest(".", "-k", "se::shape.preserved or eca::params.count", "-q", "-rxXs", f"--junitxml={junit}", cwd=copy)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-6000:]
     assert re.search(r"XPASS\(strict\).*se::shape\.preserved", output) or "[XPASS(strict)] stale: this clause passes" in output, output[-6000:]
@@ -122,7 +117,22 @@ def test_a_mistyped_expected_failure_is_a_collection_error(tmp_path):
     test_file = copy / "test_tinyattn_conformance.py"
     marker = "EXPECTED_FAILURES = {\n"
     test_file.write_text(test_file.read_text().replace(marker, marker + '    "eca::no.such.clause": "typo",\n'))
-    done = run_pytest([".", "--co"], cwd=copy)
+    done = run_pytest(".", "--co", "-q", "-rxXs", cwd=copy)
     assert done.returncode != 0
     assert "expected_failures names clauses that" in done.stdout + done.stderr
     assert "eca::no.such.clause" in done.stdout + done.stderr
+
+
+def test_parametrize_with_checks_finds_a_relative_target_beside_the_test_file(tmp_path):
+    """A relative path is looked up from the test file's folder, not from where pytest runs."""
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "mine.py").write_text(MINIMAL_SE)
+    (project / "tests" / "test_mine.py").write_text(
+        "from conformance import parametrize_with_checks\n\n"
+        "@parametrize_with_checks('mine.py')\n"
+        "def test_mine(attncert_check):\n    attncert_check()\n"
+    )
+    done = run_pytest("tests", "-q", "-k", "params or shape", cwd=project, own_rootdir=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

@@ -1,12 +1,15 @@
 """The README is tested against the code: the contract table lists every block of the spec with its
-factory's keywords, the Quick start has its two shell blocks, and no placeholder is left."""
+factory's keywords, the Quick start has its two shell blocks, the matrix summary has a column for
+every block, and the selftest section quotes the result docs/selftest.json records.
+(The walkthrough section: test_docs_walkthrough.py.)"""
 
+import json
 import re
-from pathlib import Path
 
+from conftest import ROOT
 from conformance.spec import load_spec
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_contract_table_names_every_block_and_its_keywords():
@@ -30,9 +33,7 @@ def test_the_matrix_summary_has_a_column_for_every_block():
 
 def test_the_selftest_section_shows_the_latest_full_result():
     """The kill rate the README quotes is the one docs/selftest.json records."""
-    import json
-
-    result = json.loads((Path(__file__).resolve().parent.parent / "docs" / "selftest.json").read_text())
+    result = json.loads((ROOT / "docs" / "selftest.json").read_text())
     section = README.split("## The harness's own strength", 1)[1].split("\n## ", 1)[0]
     assert f"{result['mutants']} mutants" in section
     assert f"{100 * result['kill_rate']:.1f} %" in section

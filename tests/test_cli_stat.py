@@ -1,24 +1,21 @@
-"""``attncert stat``: the documents' torchstat tables, reproduced and cross-checked."""
+"""``attncert stat``: the documents' torchstat tables, reproduced and cross-checked; the command
+says which extra to install when its packages are missing."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
-import subprocess
-import sys
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 import torch
 from torch import nn
 
+from conftest import ROOT, run_cli, run_python
 from conformance import spec as spec_module
 from conformance import torchstat_tables
 from conformance.spec import load_spec
 from conformance.torchstat_tables import build_tables, main_stat, parse_chw
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +216,8 @@ def test_no_torchstat_noise_and_no_leftover_hooks(capsys):
 def test_import_is_cheap():
     code = ("import sys, conformance.torchstat_tables; "
             "print(any(m in sys.modules for m in ('torch', 'torchstat', 'pandas', 'rich')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = run_python(code, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
     assert result.stderr == ""
 
@@ -294,3 +292,14 @@ def test_main_stat_reports_a_mismatch(monkeypatch):
     assert "total madd: 992 here, 993 in the documents" in text
     assert "✗ memread 1,000" in text
     assert "some figures differ from the documents'" in text
+
+
+# ---------------------------------------------------------------- without the stat extra
+@pytest.mark.parametrize("missing", [("pandas",), ("torchstat",), ("pandas", "torchstat")])
+def test_without_its_packages_stat_is_a_usage_error_naming_the_extra(tmp_path, missing):
+    """`attncert stat` where pandas or torchstat is not installed: exit 2 and how to install them."""
+    done = run_cli("stat", cwd=tmp_path, missing=missing)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'pip install "attncert[stat]"' in done.stderr
+    assert all(name in done.stderr for name in missing), done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

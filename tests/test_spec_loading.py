@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -22,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CORPUS, ROOT, run_python
 from conformance.spec import DEFAULT_SPEC, Spec, SpecError, load_spec
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "corpus" / "bad_specs"
-CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
+BAD_SPECS = CORPUS / "bad_specs"
+BAD_SPEC_FILES = sorted(BAD_SPECS.glob("*.yaml"))
 EXPECT = re.compile(r"# expect: line=(?P<line>\d+) contains=(?P<contains>.+)")
 VALID_TEXT = DEFAULT_SPEC.read_text(encoding="utf-8")
 
@@ -62,8 +61,8 @@ def assert_located(err: SpecError, path: Path) -> None:
 
 # ---------------------------------------------------------------- the corpus
 def test_corpus_is_large_enough_and_well_formed():
-    assert len(CORPUS_FILES) >= 25
-    for path in CORPUS_FILES:
+    assert len(BAD_SPEC_FILES) >= 25
+    for path in BAD_SPEC_FILES:
         expectation(path)
 
 
@@ -73,7 +72,7 @@ def test_the_valid_spec_loads():
     assert {"se", "eca", "channel_attention", "spatial_attention", "cbam"} <= set(spec.blocks)
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.stem for p in CORPUS_FILES])
+@pytest.mark.parametrize("path", BAD_SPEC_FILES, ids=[p.stem for p in BAD_SPEC_FILES])
 def test_bad_spec(path: Path):
     line, contains = expectation(path)
     started = time.perf_counter()
@@ -87,7 +86,7 @@ def test_bad_spec(path: Path):
 
 def test_str_path_is_echoed_verbatim():
     """A ``str`` path works as well as a ``Path`` and starts the message unchanged."""
-    path = CORPUS / "figures_total_513.yaml"
+    path = BAD_SPECS / "figures_total_513.yaml"
     line, _ = expectation(path)
     with pytest.raises(SpecError) as info:
         load_spec(str(path))
@@ -198,9 +197,7 @@ def test_alias_bomb_is_rejected_quickly(tmp_path):
     text = VALID_TEXT.replace("    title: Squeeze-and-Excitation\n", bomb, 1)
     path = _write(tmp_path, text)
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", _BOMB, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=20
-        )
+        done = run_python(_BOMB, path, cwd=ROOT, timeout=20)
     except subprocess.TimeoutExpired:
         pytest.fail("load_spec did not finish within 20 s on a 10-line alias bomb")
     assert done.stdout.startswith("SpecError"), done.stdout + done.stderr[-2000:]

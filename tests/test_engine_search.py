@@ -1,0 +1,281 @@
+"""The engine's search (``conformance.engine``): what it draws, replays and keys, whatever the target's
+spelling and the seed.
+
+The cases depend only on the seed, the block, the setting and the clause: the same counterexamples
+for a relative path, an absolute one and one through a symlink. Failing examples are saved under
+the target, the task and the conditions (device, precision) and replayed first, by the workers and
+the in-process API alike: one Subject builder and one database key. Magnitudes are drawn so gates
+saturate at every seed; thorough cases keep the oracle's parameters in reach; every dtype meets an
+ordinary case. Clauses run under the precision the harness sets (and the caller's settings come
+back); reduced-precision inputs are drawn only under autocast.
+"""
+
+import importlib.util
+
+import pytest
+import torch
+from hypothesis.database import DirectoryBasedExampleDatabase
+from torch import nn
+
+from conftest import CORPUS
+from conformance import certify, engine
+from conformance.certification import Certification
+from conformance.engine import database_key, run_search, subject_for
+from conformance.options import PRECISIONS, RunOptions
+from conformance.planning import target_message
+from conformance.pool import Pool
+from conformance.results import Task
+from conformance.spec import load_spec
+from conformance.subject import Adapter, Conditions, _precision_settings, _set_precision_settings, wanted_precision
+from conformance.targets import TargetRef, load_adapter, resolve
+
+SPEC = load_spec()
+
+# An SE that is wrong only for some channel counts: a search finds it after several examples.
+RARE = """
+import torch
+from torch import nn
+
+class SE(nn.Module):
+    def __init__(self, c, r):
+        super().__init__()
+        self.c = c
+        self.fc1 = nn.Linear(c, c // r, bias=False)
+        self.fc2 = nn.Linear(c // r, c, bias=False)
+
+    def forward(self, x):
+        gate = self.fc2(self.fc1(x.mean((2, 3))).relu()).sigmoid()
+        if self.c % 7 == 3:
+            gate = gate * 0.5
+        return x * gate[:, :, None, None]
+
+def se(*, in_channel, ratio):
+    return SE(in_channel, ratio)
+"""
+
+
+def plain_subject(path, block: str):
+    """The Subject of ``block`` in the adapter file ``path`` under the plain spec, as every run builds it."""
+    adapter = load_adapter(TargetRef(path.stem, str(path)), SPEC)
+    return subject_for(SPEC, adapter, Task(block, "oracle.output"), RunOptions())
+
+
+def test_the_same_cases_whatever_the_target_is_called(tmp_path, monkeypatch, seed):
+    """A relative path, an absolute one and one through a symlinked folder: same verdicts, same counterexamples."""
+    real = tmp_path / "project"
+    real.mkdir()
+    (real / "rare.py").write_text(RARE)
+    (tmp_path / "linked").symlink_to(real, target_is_directory=True)
+    monkeypatch.chdir(real)
+    options = RunOptions(seed=seed, database=None, blocks=("se",))
+    clauses = [Task("se", clause) for clause in ("oracle.output", "invariant.batch_independent", "layout.equivalent")]
+    found = {}
+    with Pool(options, jobs=1) as pool:
+        for spelling in ("rare.py", str(real / "rare.py"), str(tmp_path / "linked" / "rare.py")):
+            certification = Certification(resolve(spelling), SPEC, options, pool)
+            certification.run(only=clauses)
+            found[spelling] = {task.clause: (result.status, result.counterexample)
+                               for task, result in certification.results.items()}
+    first, *others = found.values()
+    assert any(status == "fail" for status, _ in first.values())
+    assert all(other == first for other in others), found
+
+
+def test_failing_examples_are_saved_and_replayed_first(tmp_path):
+    """Hypothesis' database: the second run, even under another seed, starts from the saved failure."""
+    (tmp_path / "rare.py").write_text(RARE)
+    subject = plain_subject(tmp_path / "rare.py", "se")
+    database = tmp_path / "examples"
+    runs = [run_search(subject, Task("se", "oracle.output"), RunOptions(seed=s, database=str(database)), "rare|se|oracle.output")
+            for s in (0, 0, 7)]
+    assert all(run.status == "fail" for run in runs)
+    assert any(database.rglob("*")), "nothing was saved"
+    first, again, other_seed = runs
+    explicit = 4  # the minimal and an ordinary case per dtype (float64, float32), before the saved failure
+    assert again.examples <= explicit + 2 < first.examples, (again.examples, first.examples)
+    assert other_seed.examples <= explicit + 2
+    assert again.counterexample == first.counterexample == other_seed.counterexample
+
+
+def test_a_clamped_gate_is_rejected_at_every_seed(seed):
+    """The gate is right except near saturation: only drawn magnitudes reveal it, at any seed."""
+    subject = plain_subject(CORPUS / "mutants" / "ca_clamped_gate.py", "channel_attention")
+    for run_seed in range(seed * 10, seed * 10 + 5):
+        outcome = run_search(subject, Task("channel_attention", "oracle.output"), RunOptions(seed=run_seed, database=None), "clamped")
+        assert outcome.status == "fail", f"seed {run_seed}: the clamped gate passed"
+
+
+@pytest.mark.parametrize("block", ["se", "channel_attention", "cbam", "coord_attention"])
+def test_thorough_cases_keep_the_parameters_within_the_oracles_reach(block):
+    """Regression (found by `attncert selftest --profile thorough`): C = 16384 with ratio 1 gave the
+    float64 oracle 2 GiB weight matrices, and the memory guard then failed a correct CBAM. Every case
+    keeps the spec's parameter count within the profile's ``max_params``; large C is still drawn."""
+    from hypothesis import HealthCheck, given, settings
+
+    from conformance.clauses import CLAUSES
+    from conformance.options import PROFILES
+    from conformance.strategies import cases
+
+    profile, spec_block = PROFILES["thorough"], SPEC.block(block)
+    channels = []
+
+    @settings(max_examples=200, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(cases(spec_block, profile, CLAUSES["oracle.output"], ("float32",)))
+    def check(case):
+        assert spec_block.expected_param_count(spec_block.env(case.kwargs)) <= profile.max_params
+        channels.append(case.input_shape[1])
+
+    check()
+    assert max(channels) >= 4096
+
+
+@pytest.mark.parametrize("at_seed", [7, None])
+def test_every_dtype_meets_an_ordinary_case_whatever_hypothesis_draws(at_seed, seed):
+    """Regression (a fresh clone under --seed 7): all of oracle.output's drawn cases were float64, and
+    an SE computing its MLP in bfloat16 for float32 inputs passed; its float32 minimal case has a
+    single hidden unit, off, so the gate is exactly 1/2 in any precision. Each dtype now also meets
+    a case of ordinary size."""
+    subject = plain_subject(CORPUS / "mutants" / "se_bf16_float32.py", "se")
+    outcome = run_search(subject, Task("se", "oracle.output"), RunOptions(seed=seed if at_seed is None else at_seed, database=None),
+                         "test|se_bf16_float32")
+    assert outcome.status == "fail" and "float32" in outcome.message, outcome.message
+
+
+# ---------------------------------------------------------------- the precision clauses run under
+class RecordingSE(nn.Module):
+    """A correct SE that notes the precision settings in force while it runs."""
+
+    seen: list = []
+
+    def __init__(self, in_channel, ratio):
+        super().__init__()
+        self.fc1 = nn.Linear(in_channel, in_channel // ratio, bias=False)
+        self.fc2 = nn.Linear(in_channel // ratio, in_channel, bias=False)
+
+    def forward(self, x):
+        RecordingSE.seen.append(_precision_settings())
+        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3))))))[:, :, None, None]
+
+
+def recording_se(*, in_channel, ratio):
+    return RecordingSE(in_channel, ratio)
+
+
+@pytest.fixture
+def caller_settings():
+    """The caller's own (non-default, even legacy-and-new mixed) settings, put back after the test."""
+    saved = _precision_settings()
+    torch.set_float32_matmul_precision("medium")
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    yield _precision_settings()
+    _set_precision_settings(saved)
+
+
+@pytest.mark.parametrize("precision", ["strict", "tf32"])
+def test_precision_is_set_for_every_clause_recorded_and_restored(caller_settings, precision):
+    RecordingSE.seen = []
+    certificate = certify({"se": recording_se}, blocks=["se"], precision=precision)
+    assert certificate.blocks["se"].verdict == "pass"
+    wanted = wanted_precision(PRECISIONS[precision])
+    assert RecordingSE.seen and all(seen == wanted for seen in RecordingSE.seen), "every forward ran under the harness's settings"
+    assert set(wanted.values()) == ({"ieee"} if precision == "strict" else {"ieee", "tf32"}) or "cudnn TF32" in wanted
+    assert _precision_settings() == caller_settings, "the caller's settings are back"
+    env = certificate.environment
+    assert env["precision"] == precision and env["tf32"] is (precision == "tf32") and env["device"] == "cpu"
+
+
+def test_reduced_precision_inputs_only_under_autocast():
+    from conformance.clauses import CLAUSES
+    from conformance.engine import drawn_dtypes
+    from conformance.subject import Subject
+
+    for precision, expected in (("strict", {"float64", "float32"}), ("tf32", {"float64", "float32"}),
+                                ("autocast-bf16", {"float64", "float32", "bfloat16"}),
+                                ("autocast-fp16", {"float64", "float32", "float16"})):
+        subject = Subject(SPEC, SPEC.block("se"), Adapter("x", {}), conditions=Conditions("cpu", PRECISIONS[precision]))
+        assert set(drawn_dtypes(subject, CLAUSES["oracle.output"])) == expected
+        assert drawn_dtypes(subject, CLAUSES["oracle.input_grad"]) == ("float64",)
+
+
+# ---------------------------------------------------------------- one Subject builder, one database key
+def se_factory(*, in_channel, ratio):
+    return nn.Identity()
+
+
+DECLARING = load_adapter(TargetRef("declaring"), SPEC, source={
+    "se": se_factory, "VARIANTS": {"se": {"bias": True}}, "DOMAIN": {"se": "ratio in (2, 4)"},
+})
+
+
+@pytest.mark.parametrize("device, precision", [("cpu", "strict"), ("cpu", "tf32"), ("cuda:1", "autocast-bf16")])
+def test_a_tasks_subject_has_its_setting_and_the_runs_conditions(device, precision):
+    """``subject_for`` is the one way to build a Subject: the block, the adapter's declaration only for a
+    declared task, and the run's device and precision (a device is only named here, never used)."""
+    options = RunOptions(device=device, precision=precision)
+    plain = subject_for(SPEC, DECLARING, Task("se", "oracle.output"), options)
+    declared = subject_for(SPEC, DECLARING, Task("se", "oracle.output", declared=True), options)
+    assert plain.block is SPEC.block("se") and declared.block is SPEC.block("se")
+    assert plain.adapter is DECLARING and declared.adapter is DECLARING
+    assert dict(plain.variant) == {} and plain.domain is None
+    assert dict(declared.variant) == {"bias": True} and str(declared.domain) == "ratio in (2, 4)"
+    assert plain.conditions == declared.conditions
+    assert plain.conditions.device == device and plain.conditions.precision == PRECISIONS[precision]
+
+
+def test_the_database_key_names_the_target_the_task_and_the_conditions():
+    """Failing examples are kept apart per target identity, block, setting, clause, device and precision;
+    the seed, the profile and the timeout do not split them (a failure is replayed under any seed)."""
+    task, options = Task("se", "oracle.output"), RunOptions()
+    variations = [
+        ("/a/mine.py", task, options),
+        ("/b/mine.py", task, options),
+        ("/a/mine.py", Task("eca", "oracle.output"), options),
+        ("/a/mine.py", Task("se", "oracle.output", declared=True), options),
+        ("/a/mine.py", Task("se", "oracle.input_grad"), options),
+        ("/a/mine.py", task, RunOptions(device="cuda")),
+        ("/a/mine.py", task, RunOptions(device="cuda:1")),
+        ("/a/mine.py", task, RunOptions(precision="tf32")),
+        ("/a/mine.py", task, RunOptions(precision="autocast-bf16")),
+        ("/a/mine.py", task, RunOptions(precision="autocast-fp16")),
+    ]
+    keys = [database_key(*variation) for variation in variations]
+    assert len(set(keys)) == len(variations), keys
+    for same in (RunOptions(seed=7), RunOptions(profile="thorough"), RunOptions(timeout=5.0), RunOptions(database=None)):
+        assert database_key("/a/mine.py", task, same) == keys[0]
+
+
+def test_the_api_and_the_workers_keep_failures_under_the_engines_keys(tmp_path, monkeypatch):
+    """certify() of a mapping of factories (run in this process) and of the same code as a file (run in
+    worker processes) both build their Subjects with ``subject_for`` and keep failing examples in the
+    run's example database under ``database_key`` of the run's device and precision.
+
+    RARE fails only where the search draws its channel counts (failures of the explicit minimal and
+    ordinary cases are not saved), at the fixed seed 0 as in the replay test above."""
+    path = tmp_path / "rare.py"
+    path.write_text(RARE)
+    spec = importlib.util.spec_from_file_location("attncert_test_rare", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(tmp_path)  # the default database, .attncert/examples, is relative to where a run starts
+    keyed, built = [], []
+    real_key, real_subject = engine.database_key, engine.subject_for
+    monkeypatch.setattr(engine, "database_key", lambda *args: keyed.append(args) or real_key(*args))
+    monkeypatch.setattr(engine, "subject_for", lambda *args: built.append(real_subject(*args)) or built[-1])
+
+    in_process = certify({"se": module.se}, blocks=["se"], precision="tf32", seed=0).to_json()
+    assert keyed and built, "the in-process path did not go through the engine's builders"
+    in_workers = certify(str(path), blocks=["se"], precision="tf32", seed=0).to_json()
+
+    task, options = Task("se", "oracle.output"), RunOptions(precision="tf32", seed=0)
+    for certificate in (in_process, in_workers):
+        failed = {c["id"] for c in certificate["blocks"]["se"]["clauses"] if c["status"] == "fail"}
+        assert task.clause in failed, certificate["blocks"]["se"]
+    assert all((s.conditions.device, s.conditions.precision) == ("cpu", PRECISIONS["tf32"]) for s in built)
+    assert {(o.device, o.precision) for _, _, o in keyed} == {("cpu", "tf32")}
+    database = DirectoryBasedExampleDatabase(tmp_path / ".attncert" / "examples")
+    (mapping_identity,) = {identity for identity, t, _ in keyed if t == task}
+    file_identity = target_message(resolve(str(path)))["identity"]
+    assert mapping_identity != file_identity
+    for identity in (mapping_identity, file_identity):
+        assert list(database.fetch(database_key(identity, task, options).encode())), f"nothing kept for {identity}"
