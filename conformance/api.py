@@ -185,7 +185,8 @@ def check(param: ClauseParam) -> None:
         lines = [f"{param.id} failed for {param.target}: {result.message}"]
         if result.counterexample is not None:
             lines.append(f"counterexample: {result.counterexample}")
-            lines.append("reproduce: " + reproduce_command(param.target, param.task, result.counterexample, param.options))
+            lines.append("reproduce: " + reproduce_command(param.ref or param.target, param.task, result.counterexample,
+                                                           param.options))
         if result.details:
             lines.append("the implementation raised:\n" + result.details.rstrip())
         raise ClauseFailed("\n".join(lines))

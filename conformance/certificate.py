@@ -84,6 +84,12 @@ class Certificate:
     sha256: str | None = None  # of its source
     time: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
+    def __repr__(self) -> str:
+        runtime = self.environment.get("runtime", "eager")
+        verdicts = ", ".join(f"{name}={block.verdict}" for name, block in self.blocks.items() if block.verdict != "absent")
+        return (f"Certificate({self.implementation!r}{'' if runtime == 'eager' else f', runtime={runtime!r}'}: "
+                f"{verdicts or 'no block provided'}{'' if self.complete else ', incomplete'})")
+
     @property
     def exit_status(self) -> int:
         provided = [b for b in self.blocks.values() if b.verdict != "absent"]

@@ -54,13 +54,14 @@ def environment(options: RunOptions, inventory: Inventory | None) -> dict:
     }
 
 
-def reproduce_command(label: str, task: Task, case: dict, options: RunOptions) -> str:
-    """A shell command that replays exactly one failing case."""
-    parts = ["attncert", "reproduce", label, f"{task.block}::{task.clause}", "--case", json.dumps(case)]
+def reproduce_command(target: TargetRef | str, task: Task, case: dict, options: RunOptions) -> str:
+    """A shell command that replays exactly one failing case, from any folder."""
+    name = target.command_name if isinstance(target, TargetRef) else target
+    parts = ["attncert", "reproduce", name, f"{task.block}::{task.clause}", "--case", json.dumps(case)]
     if task.declared:
         parts.append("--variant")
     if options.spec_path != DEFAULT_SPEC:
-        parts += ["--spec", str(options.spec_path)]
+        parts += ["--spec", str(options.spec_path.resolve())]
     if options.device != "cpu":
         parts += ["--device", options.device]
     if options.precision == "tf32":
@@ -110,7 +111,7 @@ class Certification:
     def certificate(self, complete: bool = True):
         from . import certificate
 
-        results = {task: result.with_(reproduce=reproduce_command(self.ref.label, task, result.counterexample, self.options))
+        results = {task: result.with_(reproduce=reproduce_command(self.ref, task, result.counterexample, self.options))
                    if result.status == "fail" and result.counterexample is not None else result
                    for task, result in self.results.items()}
         return certificate.build(self.ref.label, self.spec, self.blocks, self.inventory, self.tasks, results,

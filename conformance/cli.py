@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .certification import Certification
 from .locations import DEFAULT_SPEC
-from .options import DEFAULT_DATABASE, DEFAULT_TIMEOUT, PROFILES, RunOptions, check_device, precision_name
+from .options import DEFAULT_TIMEOUT, PROFILES, RunOptions, check_device, default_database, precision_name
 from .pool import GIB, Interrupted, Pool
 from .results import Task
 from .spec import DomainError, SpecError, load_spec
@@ -45,7 +45,9 @@ def _add_conditions(parser: argparse.ArgumentParser, many_runtimes: bool = False
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attncert", description="Certify SE / ECA / CBAM implementations against the spec.")
+    parser = argparse.ArgumentParser(prog="attncert", description="Certify implementations of the attention blocks "
+                                     "of attncert's spec (SE, ECA, CBAM, Coordinate Attention, SimAM and more: "
+                                     "`attncert list` names them all), eager or deployed.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of harness errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -62,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--memory-limit", type=float, metavar="GIB",
                          help="resident memory the implementation's processes may use together (default: half the machine's, at most 16)")
     certify.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core, at most 2)")
-    certify.add_argument("--database", default=DEFAULT_DATABASE, metavar="DIR",
-                         help="Hypothesis example database (failing examples are replayed first); 'none' to disable")
+    certify.add_argument("--database", default=None, metavar="DIR",
+                         help="Hypothesis' example database: failing examples are kept there and replayed first "
+                              "(default: the user's cache, $XDG_CACHE_HOME/attncert/examples or ~/.cache/attncert/examples); "
+                              "'none' to keep nothing")
     _add_conditions(certify, many_runtimes=True)
     certify.add_argument("--quiet", action="store_true", help="no progress display")
     certify.add_argument("--verbose", action="store_true", help="list every clause with its timing")
@@ -96,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--spec", type=Path, default=None, metavar="PATH", help="spec file (default: the certificate's)")
     replay.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
 
-    stat = commands.add_parser("stat", help="reproduce the documents' torchstat tables")
+    stat = commands.add_parser("stat", help="torchstat tables of a target's blocks (the documents' tables for the reference)")
+    stat.add_argument("target", nargs="?", default="reference",
+                      help="adapter file, importable module or bundled name, loaded in this process (default: reference)")
     stat.add_argument("--input", default="32,16,16", metavar="C,H,W", help="input size without batch (default: 32,16,16)")
 
     selftest = commands.add_parser("selftest", help="measure the harness's strength: certify generated mutants of the reference")
@@ -182,7 +188,7 @@ def _options(args, blocks) -> RunOptions:
     _positive("--timeout", args.timeout)
     _positive("--memory-limit", args.memory_limit)
     _positive("--jobs", getattr(args, "jobs", None))
-    database = None if args.database.lower() == "none" else args.database
+    database = default_database() if args.database is None else None if args.database.lower() == "none" else args.database
     return RunOptions(profile=args.profile, seed=args.seed, timeout=args.timeout, blocks=tuple(blocks), spec_path=args.spec,
                       database=database, device=_device(args.device), precision=_precision(args),
                       memory_limit=int(args.memory_limit * GIB) if args.memory_limit else None)
@@ -247,7 +253,7 @@ def _certify(args) -> int:
                     certificate = _certify_one(args, ref, spec, pool, *outputs[ref, runtime])
                 except Interrupted as stop:
                     return 128 + stop.signum
-                if isinstance(certificate, int):  # the target could not be certified (--all goes on)
+                if isinstance(certificate, int):  # not certified (--all goes on), or an output not written
                     statuses.append(certificate)
                     continue
                 if certificate is not None:
@@ -260,9 +266,9 @@ def _certify(args) -> int:
 
 def _certify_one(args, ref, spec, pool: Pool, json_path: Path | None, md_path: Path | None):
     """Certify one target on ``pool`` (its options say the runtime), write and print its certificate.
-    Returns the certificate, None when --all skips a target whose library is missing, or 2 when
-    --all goes on past a target that cannot be imported; re-raises ``Interrupted`` after writing
-    the partial certificate."""
+    Returns the certificate; None when --all skips a target whose library is missing; 2 when --all
+    goes on past a target that cannot be imported, or when an output could not be written (said
+    after the report). Re-raises ``Interrupted`` after writing the partial certificate."""
     from .certificate import write_atomically, write_json
     from .report import Progress, markdown, print_certificate
 
@@ -286,19 +292,30 @@ def _certify_one(args, ref, spec, pool: Pool, json_path: Path | None, md_path: P
             certification.run(progress=progress.update)
     except Interrupted as stop:
         partial = certification.certificate(complete=False)
-        if json_path:
-            write_json(partial, json_path)
-        print_certificate(partial.to_json(), json_path, verbose=args.verbose)
+        unwritten = _write(json_path, lambda path: write_json(partial, path))
+        print_certificate(partial.to_json(), None if unwritten else json_path, verbose=args.verbose)
         print(f"\nattncert: interrupted ({stop}); unfinished blocks are incomplete; partial certificate "
-              + (f"written to {json_path}" if json_path else "not written (no --json)"), file=sys.stderr)
+              + (f"written to {json_path}" if json_path and not unwritten else "not written"), file=sys.stderr)
         raise
     certificate = certification.certificate()
-    if json_path:
-        write_json(certificate, json_path)
-    if md_path:
-        write_atomically(md_path, markdown(certificate.to_json()))
-    print_certificate(certificate.to_json(), json_path, md_path, verbose=args.verbose)
-    return certificate
+    unwritten = _write(json_path, lambda path: write_json(certificate, path))
+    unwritten |= _write(md_path, lambda path: write_atomically(path, markdown(certificate.to_json())))
+    print_certificate(certificate.to_json(), None if json_path in unwritten else json_path,
+                      None if md_path in unwritten else md_path, verbose=args.verbose)
+    for path in unwritten:
+        print(f"attncert: error: cannot write {path}: {unwritten[path]}", file=sys.stderr)
+    return 2 if unwritten else certificate
+
+
+def _write(path: Path | None, write) -> dict:
+    """Write an output (``write(path)``); {path: why} when that fails (an exit status 2, after the report)."""
+    if path is None:
+        return {}
+    try:
+        write(path)
+    except OSError as err:
+        return {path: err.strerror or str(err)}
+    return {}
 
 
 @command("reproduce")
@@ -337,12 +354,13 @@ def _reproduce(args) -> int:
             certification.run(case, only=[task])
         except Interrupted as stop:
             return 128 + stop.signum
+    from .text import wrap
+
     result = certification.results[task]
-    print(f"{block}::{clause} on {ref.label}: {result.status.upper()}")
-    print(f"case: {json.dumps(case)}")
-    if result.message:
-        print(result.message)
-    if result.details:
+    lines = wrap(result.status.upper(), f"{block}::{clause} on {ref.label}: ") + wrap(json.dumps(case), "case: ")
+    lines += wrap(result.message) if result.message else []
+    print("\n".join(lines))
+    if result.details:  # a traceback: as Python printed it (its lines are the implementation's code)
         print("\nthe implementation raised:\n" + result.details.rstrip())
     return 0 if result.status == "pass" else 1
 
@@ -353,10 +371,11 @@ def _matrix(args) -> int:
     from .matrix import load_certificates, render
 
     try:
-        certificates = load_certificates(args.paths)
+        found = load_certificates(args.paths)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
-    text = render(certificates)
+    names, certificates = [name for name, _ in found], [certificate for _, certificate in found]
+    text = render(certificates, names)
     if args.output and args.output != "-":
         _check_outputs([args.output])
         write_atomically(args.output, text)
@@ -408,13 +427,14 @@ def _replay(args) -> int:
 @command("stat")
 def _stat(args) -> int:
     _require_extra("stat")
+    from .text import terminal_width
     from .torchstat_tables import main_stat, parse_chw
 
     try:
         chw = parse_chw(args.input)
     except ValueError as err:
         raise UsageError(f"--input: {err}") from None
-    return main_stat(chw)
+    return main_stat(chw, target=args.target, width=terminal_width())
 
 
 @command("selftest")

@@ -12,8 +12,11 @@ profile and the device too, and are replayed first on the next run.
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from dataclasses import replace
 import time
 import traceback
+from pathlib import Path
 from typing import Callable
 
 import hypothesis
@@ -97,13 +100,33 @@ def _cause(err: BaseException) -> str | None:
 
 
 def _details(err: BaseException) -> str:
-    """The implementation's traceback where it raised; empty when the property itself failed."""
+    """The implementation's traceback where it raised, from its first frame outside the harness;
+    empty when the property itself failed, or when no frame is the implementation's (only the
+    harness's, torch's and Hypothesis': e.g. gradgradcheck's own complaint)."""
     if isinstance(err, BaseExceptionGroup) and err.exceptions:
         return _details(err.exceptions[0])
     cause = err.__cause__ if isinstance(err, ClauseFailure) else err
     if cause is None:
         return ""
-    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+    frames = traceback.extract_tb(cause.__traceback__)
+    start = next((i for i, frame in enumerate(frames) if not _ours(frame.filename)), len(frames))
+    if all(_ours(frame.filename) or _library(frame.filename) for frame in frames[start:]):
+        return ""
+    shown = traceback.format_list(frames[start:])
+    return "Traceback (most recent call last):\n" + "".join(shown + traceback.format_exception_only(type(cause), cause))
+
+
+_HARNESS = str(Path(__file__).resolve().parent)
+_LIBRARIES = tuple(str(Path(module.__file__).resolve().parent) for module in (hypothesis,))
+
+
+def _ours(filename: str) -> bool:
+    return filename.startswith(_HARNESS)
+
+
+def _library(filename: str) -> bool:
+    """A frame of torch or Hypothesis (torch's folder looked up lazily: the parent never imports it)."""
+    return filename.startswith(_LIBRARIES) or filename.startswith(str(Path(torch.__file__).resolve().parent))
 
 
 def _runtime_note(subject: Subject, clause: Clause, message: str, case: Case | None) -> str:
@@ -144,11 +167,36 @@ def run_one(subject: Subject, task: Task, case: Case) -> ClauseResult:
 
 def run_search(subject: Subject, task: Task, options: RunOptions, database_key: str,
                on_example: Callable[[Case], None] | None = None) -> ClauseResult:
-    """Search for a counterexample with Hypothesis; a failure comes back shrunk to its minimal case."""
+    """Search for a counterexample with Hypothesis; a failure comes back shrunk to its minimal case.
+
+    The explicit cases (``_explicit_cases``) are tried first, and Hypothesis does not shrink them:
+    where one of ordinary size fails, the search runs again without them, and the smaller of the two
+    failures is reported (the bug is rarely one only an ordinary size shows)."""
     clause = CLAUSES[task.clause]
     skip = clause.skip_reason(subject)
     if skip:
         return ClauseResult(task, "skip", skip)
+    dtypes = drawn_dtypes(subject, clause)
+    if not dtypes:
+        runtime = subject.conditions.runtime
+        return ClauseResult(task, "skip", f"does not apply under --runtime {runtime.name}: it draws "
+                            f"{'/'.join(clause.dtypes)} inputs only, which the runtime excludes ("
+                            + "; ".join(rule.why for rule in runtime.input_domain) + ")")
+    explicit = _explicit_cases(subject, clause, PROFILES[options.profile], dtypes)
+    start = time.perf_counter()
+    result, failing = _search(subject, clause, task, options, database_key, dtypes, explicit, on_example)
+    if failing is not None and failing in explicit[1:]:
+        again, smaller = _search(subject, clause, task, replace(options, database=None), database_key, dtypes, [],
+                                 on_example)
+        if smaller is not None and smaller.size() < failing.size():
+            result = again.with_(examples=result.examples + again.examples)
+    return result.with_(seconds=time.perf_counter() - start)
+
+
+def _search(subject: Subject, clause: Clause, task: Task, options: RunOptions, database_key: str,
+            dtypes: tuple[str, ...], explicit: list[Case],
+            on_example: Callable[[Case], None] | None) -> tuple[ClauseResult, Case | None]:
+    """One Hypothesis search, the ``explicit`` cases first: its result, and the failing case (or None)."""
     profile = PROFILES[options.profile]
     state: dict = {"case": None, "examples": 0, "failed": set()}
     shrink_budget = options.timeout * 0.5 if options.shrink else 1e-3  # report before the timeout kills the worker
@@ -173,15 +221,9 @@ def run_search(subject: Subject, task: Task, options: RunOptions, database_key: 
         finally:
             state["examples"] += 1
 
-    dtypes = drawn_dtypes(subject, clause)
-    if not dtypes:
-        runtime = subject.conditions.runtime
-        return ClauseResult(task, "skip", f"does not apply under --runtime {runtime.name}: it draws "
-                            f"{'/'.join(clause.dtypes)} inputs only, which the runtime excludes ("
-                            + "; ".join(rule.why for rule in runtime.input_domain) + ")")
     test = given(case=cases(subject.block, profile, clause, dtypes, subject.variant, subject.domain,
                             clause.runtime(subject)))(body)
-    for case in reversed(_explicit_cases(subject, clause, profile, dtypes)):  # explicit examples run in the order written
+    for case in reversed(explicit):  # explicit examples run in the order written
         test = hypothesis.example(case=case)(test)
     # seed first, settings after: @seed turns the database off, and the settings turn it back on
     test = hypothesis.seed(clause_seed(options.seed, task))(test)
@@ -189,21 +231,30 @@ def run_search(subject: Subject, task: Task, options: RunOptions, database_key: 
     runtime = clause.runtime(subject)
     if runtime.examples is not None:
         examples = min(examples, runtime.examples)
+    _hypothesis_home(options)
     test = hypothesis_settings(profile, options.database, examples)(test)
     # The example database's key: one entry per target, setting, clause and conditions (Hypothesis
     # would otherwise derive it from the test function's source, the same for every clause).
     test._hypothesis_internal_database_key = database_key.encode()  # type: ignore[attr-defined]
-    start = time.perf_counter()
     try:
         test()
     except hypothesis_errors.Unsatisfiable as err:
-        return ClauseResult(task, "fail", f"no valid case could be generated: {err}", seconds=time.perf_counter() - start)
+        return ClauseResult(task, "fail", f"no valid case could be generated: {err}"), None
     except Exception as err:  # Hypothesis re-raises the shrunk example's error last
         case = state["case"]
         return ClauseResult(task, "fail", _runtime_note(subject, clause, _describe(err), case),
                             case.counterexample() if case else None, _details(err), state["examples"],
-                            time.perf_counter() - start, _cause(err))
-    return ClauseResult(task, "pass", "", examples=state["examples"], seconds=time.perf_counter() - start)
+                            cause=_cause(err)), case
+    return ClauseResult(task, "pass", "", examples=state["examples"]), None
+
+
+def _hypothesis_home(options: RunOptions) -> None:
+    """Hypothesis' own files go beside the run's example database (or into the temporary folder),
+    never into the current folder."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = Path(options.database).parent if options.database else Path(tempfile.gettempdir()) / "attncert"
+    set_hypothesis_home_dir(home / "hypothesis")
 
 
 def subject_for(spec: Spec, adapter: Adapter, task: Task, options: RunOptions) -> Subject:

@@ -13,7 +13,6 @@ test suite uses it to enforce that every clause has all four.
 from __future__ import annotations
 
 import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,12 +21,10 @@ from .options import DEFAULT_TIMEOUT
 from .locations import DEFAULT_SPEC
 from .spec import Spec, load_spec
 from .targets import TargetError, TargetRef, resolve
+from .text import wrap, wrap_command
 
 DOC_PARTS = ("statement", "source", "causes", "fix")
 _LABELS = {"Source:": "source", "Causes:": "causes", "Fix:": "fix"}
-WIDTH = 100
-
-
 class CertificateError(ValueError):
     """A certificate that cannot be replayed: unreadable, not JSON, or not an attncert certificate (exit 2)."""
 
@@ -74,7 +71,8 @@ def _split_id(clause_id: str) -> tuple[str | None, str]:
 
 
 def _wrap(label: str, text: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=label, subsequent_indent=" " * len(label)) or [label.rstrip()]
+    """``label`` + ``text`` to the terminal's width, continued lines under the text's start."""
+    return wrap(text, label, indent=len(label))
 
 
 def list_clauses(spec: Spec, block: str | None = None) -> str:
@@ -88,7 +86,7 @@ def list_clauses(spec: Spec, block: str | None = None) -> str:
         clauses = clauses_for(name, spec)
         if lines:
             lines.append("")
-        lines.append(f"{name} — {spec_block.title} (factory {spec_block.factory}(...), {len(clauses)} clauses)")
+        lines += wrap(f"{spec_block.title} (factory {spec_block.factory}(...), {len(clauses)} clauses)", f"{name} — ")
         width = max(len(c.id) for c in clauses) if clauses else 0
         for c in clauses:
             notes = []
@@ -99,8 +97,9 @@ def list_clauses(spec: Spec, block: str | None = None) -> str:
                 if use is not None and use.unless is not None:
                     notes.append(f"not required when {use.unless}")
             note = f" [{'; '.join(notes)}]" if notes else ""
-            lines.append(f"  {c.id:<{width}}  {parse_doc(c.doc)['statement']}{note}")
-    lines += ["", "attncert explain CLAUSE  (e.g. attncert explain eca::invariant.kernel_size) says why a clause fails and how to fix it."]
+            lines += wrap(f"{parse_doc(c.doc)['statement']}{note}", f"  {c.id:<{width}}  ", indent=width + 4)
+    lines += [""] + wrap("(e.g. attncert explain eca::invariant.kernel_size) says why a clause fails and how to fix it.",
+                         "attncert explain CLAUSE  ")
     return "\n".join(lines) + "\n"
 
 
@@ -163,15 +162,16 @@ def explain(spec: Spec, clause_id: str) -> str:
     lines += _wrap("Source: ", parts["source"])
     for name in shown:
         block = spec.block(name)
-        lines += _wrap(f"  {name}: ", f"{block.title}; documents {block.documents}; {block.paper}")
+        origin = f"documents {block.documents}" if block.documents else f"the authors' code: {block.code}"
+        lines += _wrap(f"  {name}: ", f"{block.title}; {origin}; {block.paper}")
     lines.append("")
     lines += _wrap("Typical causes: ", parts["causes"])
     lines.append("")
     lines += _wrap("How to fix: ", parts["fix"])
     lines.append("")
     hint = f"{block_name}::{cid}" if block_name else f"BLOCK::{cid}"
-    lines.append(f"Replay one failing case: attncert reproduce TARGET {hint} --case '<counterexample JSON>'")
-    lines.append("Confirm a fix for every failure of a saved certificate: attncert replay CERTIFICATE.json")
+    lines += _wrap("Replay one failing case: ", f"attncert reproduce TARGET {hint} --case '<counterexample JSON>'")
+    lines += _wrap("Confirm a fix for every failure of a saved certificate: ", "attncert replay CERTIFICATE.json")
     return "\n".join(lines) + "\n"
 
 
@@ -267,16 +267,17 @@ def failing_cases(certificate: dict[str, Any]) -> list[FailingCase]:
     return found
 
 
-def _resolve_target(label: str, certificate_path: Path, override: str | None) -> TargetRef:
-    """The certificate's target: as given where replay runs, else a path next to the certificate."""
+def _resolve_target(label: str, recorded: str | None, certificate_path: Path, override: str | None) -> TargetRef:
+    """The certificate's target: as given where replay runs, else beside the certificate, else the
+    file it recorded (an absolute path)."""
     if override:
         return resolve(override)
     try:
         return resolve(label)
     except TargetError as first:
-        beside = certificate_path.resolve().parent / label
-        if beside.is_file():
-            return TargetRef(label=label, path=str(beside))
+        for candidate in (certificate_path.resolve().parent / label, recorded):
+            if candidate and Path(candidate).is_file():
+                return TargetRef(label=label, path=str(Path(candidate).resolve()))
         raise TargetError(f"{first} (the certificate's implementation; run replay where certify ran, "
                           f"or pass --target)") from None
 
@@ -340,7 +341,8 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
     spec = load_spec(path)
     label = certificate["implementation"]
     cases = _select(failing_cases(certificate), clauses)
-    lines = [f"replaying {certificate_path} ({label}): {len(cases)} failing case{'s' * (len(cases) != 1)}"]
+    against = f", against {target}" if target else ""
+    lines = [f"replaying {certificate_path} (made for {label}{against}): {len(cases)} failing case{'s' * (len(cases) != 1)}"]
     if note:
         lines.append(f"note: {note}")
     if certificate.get("complete") is False:
@@ -348,11 +350,12 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
     if not cases:
         lines.append("nothing to replay: the certificate has no failing clause")
         return "\n".join(lines) + "\n", 0
-    ref = _resolve_target(label, certificate_path, target)
+    ref = _resolve_target(label, certificate.get("path"), certificate_path, target)
     env = certificate.get("environment") or {}
     options = RunOptions(timeout=timeout, blocks=tuple(sorted({c.block for c in cases if c.block in spec.blocks},
                                                               key=list(spec.blocks).index)),
-                         spec_path=path, database=None, device=env.get("device", "cpu"), precision=env.get("precision", "strict"))
+                         spec_path=path, database=None, device=env.get("device", "cpu"), precision=env.get("precision", "strict"),
+                         runtime=env.get("runtime", "eager"))
 
     replayable: dict[str, list[FailingCase]] = {}
     for case in cases:
@@ -371,7 +374,7 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
                 certification = None
             if certification is not None:
                 recorded, current = certificate.get("sha256"), certification.inventory.source.get("sha256")
-                if recorded and current and recorded != current:
+                if recorded and current and recorded != current and not target:  # --target: another file
                     lines.insert(1, f"warning: {certification.inventory.source.get('path')} has changed since the "
                                     f"certificate was made (sha256 {recorded[:12]}... then, {current[:12]}... now)")
                 _replay_groups(certification, list(replayable.values()), progress)
@@ -388,9 +391,9 @@ def replay(certificate_path: Path | str, timeout: float = DEFAULT_TIMEOUT, targe
         if case.new_message:
             lines += _wrap("      ", case.new_message)
         if case.counterexample is not None:
-            lines.append(f"      case: {json.dumps(case.counterexample)}")
-            lines.append("      reproduce: " + reproduce_command(label, Task(case.block, case.clause, case.variant),
-                                                                  case.counterexample, options))
+            lines += wrap(json.dumps(case.counterexample), "      case: ", indent=10)
+            lines += wrap_command(reproduce_command(ref, Task(case.block, case.clause, case.variant), case.counterexample,
+                                                    options), "      reproduce: ", indent=10)
     passed = sum(c.status == "pass" for c in cases)
     if passed == len(cases):
         lines.append(f"all {len(cases)} failing case{'s' * (len(cases) != 1)} now pass; "

@@ -3,6 +3,7 @@ pytest plugin and the command line read this before deciding what else to load).
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -19,3 +20,10 @@ def bundled_folder(name: str) -> Path:
 SPEC_DIR = bundled_folder("spec")
 DEFAULT_SPEC = SPEC_DIR / "blocks.yaml"
 IMPL_DIR = bundled_folder("impl")
+
+
+def cache_folder() -> Path:
+    """Where attncert keeps what outlives a run (failing examples, Hypothesis' own files, selftest
+    mutants): ``$XDG_CACHE_HOME/attncert``, by default ``~/.cache/attncert``; never the current folder."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "attncert"

@@ -7,13 +7,17 @@ Hypothesis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .locations import DEFAULT_SPEC
+from .locations import DEFAULT_SPEC, cache_folder
 
 DEFAULT_TIMEOUT = 120.0  # seconds per clause
-DEFAULT_DATABASE = ".attncert/examples"
+
+
+def default_database() -> str:
+    """Hypothesis' example database of a run, unless ``--database`` says otherwise: in the user's cache."""
+    return str(cache_folder() / "examples")
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class RunOptions:
     timeout: float = DEFAULT_TIMEOUT
     blocks: tuple[str, ...] = ()  # empty: every block of the spec
     spec_path: Path = DEFAULT_SPEC
-    database: str | None = DEFAULT_DATABASE  # Hypothesis' example database; None: no database
+    database: str | None = field(default_factory=default_database)  # Hypothesis' example database; None: none
     memory_limit: int | None = None  # bytes for all workers together; default: half the memory, at most 16 GiB
     device: str = "cpu"
     precision: str = "strict"

@@ -9,7 +9,9 @@ A skip reason that repeats on every block (no CUDA here) is said once, at the en
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -19,10 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 from rich.table import Table
 
 from .cases import Case
+from .text import terminal_width, wrap, wrap_command
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skip": "yellow", "absent": "dim", "incomplete": "yellow"}
 
-console = Console(highlight=False, soft_wrap=False)
+console = Console(highlight=False, soft_wrap=False, width=terminal_width())
 error_console = Console(stderr=True, highlight=False)
 
 
@@ -142,36 +145,43 @@ def common_skips(certificate: dict) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- terminal
+def _say(lines: list[str], style: str | None = None) -> None:
+    """Print already wrapped lines (no markup: implementations' messages may hold brackets)."""
+    for line in lines:
+        console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
 def print_certificate(certificate: dict, json_path=None, markdown_path=None, verbose: bool = False) -> None:
+    """The report of a certificate, to the terminal's width: a line per block and setting, then
+    each group of failures (its message, minimal case and the command that replays it)."""
     env = certificate["environment"]
-    precision = env.get("precision", "strict")
-    console.print(
-        f"\n[bold]attncert certificate[/] for [bold]{escape(certificate['implementation'])}[/]  "
-        f"(torch {env['torch']}, python {env['python']}, device {env.get('device', 'cpu')}, {precision}, "
-        f"profile {env['hypothesis_profile']}, seed {env['seed']}"
-        + (f", runtime {env['runtime']}" if env.get("runtime", "eager") != "eager" else "") + ")",
-        soft_wrap=True,
-    )
+    runtime = f", runtime {env['runtime']}" if env.get("runtime", "eager") != "eager" else ""
+    console.print()
+    _say(wrap(f"(torch {env['torch']}, python {env['python']}, device {env.get('device', 'cpu')}, "
+              f"{env.get('precision', 'strict')}, profile {env['hypothesis_profile']}, seed {env['seed']}{runtime})",
+              f"attncert certificate for {certificate['implementation']}  "), "bold")
     shared = common_skips(certificate)
     for name, block in certificate["blocks"].items():
         if block["verdict"] == "absent":
             continue
         for title, verdict, clauses in _runs(block):
-            console.print(f"[bold]{name:<18}[/] [{STATUS_STYLE[verdict]}]{verdict.upper():<5}[/] "
-                          f"{_counts(clauses, shared)}{escape(title)}", soft_wrap=True)
+            _say(wrap(f"{_counts(clauses)}{title}", f"{name:<18} {verdict.upper():<5} ", indent=25), STATUS_STYLE[verdict])
+            for c in clauses:
+                if c["status"] == "skip" and shared.get(c["id"]) != c["message"]:
+                    _say(wrap(c["message"], f"  skipped {c['id']}: "), "yellow")
             if verbose:
                 _print_clauses(clauses)
             _print_failures(name, clauses, json_path)
             if title and block["variant"].get("note"):
-                console.print(f"  [yellow]note: {escape(block['variant']['note'])}[/]", soft_wrap=True)
+                _say(wrap(block["variant"]["note"], "  note: "), "yellow")
         missing = block.get("not_run", []) + (block.get("variant") or {}).get("not_run", [])
         if missing:
-            console.print(f"  [yellow]not run (interrupted): {', '.join(missing)}[/]", soft_wrap=True)
+            _say(wrap(", ".join(missing), "  not run (interrupted): "), "yellow")
     absent = [name for name, block in certificate["blocks"].items() if block["verdict"] == "absent"]
     if absent:
-        console.print(f"[dim]not provided: {', '.join(absent)}[/]", soft_wrap=True)
+        _say(wrap(", ".join(absent), "not provided: "), "dim")
     for clause_id, reason in shared.items():
-        console.print(f"[dim]{clause_id} skipped on every block: {escape(reason)}[/]", soft_wrap=True)
+        _say(wrap(reason, f"{clause_id} skipped on every block: "), "dim")
     verdicts = [b["verdict"] for b in certificate["blocks"].values() if b["verdict"] != "absent"]
     if "fail" in verdicts:
         overall, style = "FAIL", "bold red"
@@ -179,18 +189,18 @@ def print_certificate(certificate: dict, json_path=None, markdown_path=None, ver
         overall, style = "INCOMPLETE", "yellow"
     else:
         overall, style = "PASS", "green"
+    console.print()
     written = [f"certificate: {json_path}"] * bool(json_path) + [f"report: {markdown_path}"] * bool(markdown_path)
-    console.print(f"\n[{style}]{overall}[/]" + (f"  {'  '.join(written)}" if written else ""), soft_wrap=True)
+    _say(wrap("  ".join(written), f"{overall}  " if written else overall, indent=2), style)
 
 
-def _counts(clauses: list[dict], shared: dict[str, str]) -> str:
+def _counts(clauses: list[dict]) -> str:
     parts = []
     for status, word in (("pass", "passed"), ("fail", "failed"), ("skip", "skipped")):
         n = sum(c["status"] == status for c in clauses)
         if n:
             parts.append(f"{n} {word}")
-    own = [f"{c['id']}: {c['message']}" for c in clauses if c["status"] == "skip" and shared.get(c["id"]) != c["message"]]
-    return ", ".join(parts) + (f" [dim]({escape('; '.join(own))})[/]" if own else "")
+    return ", ".join(parts)
 
 
 def replay_hint(block: str, clause: dict, json_path) -> str | None:
@@ -198,22 +208,22 @@ def replay_hint(block: str, clause: dict, json_path) -> str | None:
     if clause.get("counterexample") is None:
         return None
     if json_path:
-        return f"attncert replay {json_path} {block}::{clause['id']}"
+        return shlex.join(["attncert", "replay", str(Path(json_path).resolve()), f"{block}::{clause['id']}"])
     return clause.get("reproduce")
 
 
 def _print_failures(block: str, clauses: list[dict], json_path) -> None:
     for group in failure_groups(clauses):
         first, others = group.ids[0], group.ids[1:]
-        console.print(f"  [bold red]✗ {block}::{escape(first)}[/] {escape(group.message)}", soft_wrap=True)
+        _say(wrap(group.message, f"  ✗ {block}::{first} ", indent=6), "bold red")
         if others:
-            console.print(f"      [dim]same cause: {escape(', '.join(others))}[/]", soft_wrap=True)
+            _say(wrap(", ".join(others), "      same cause: ", indent=10), "dim")
         if group.minimal.get("counterexample") is not None:
             label = "counterexample" if not others else "counterexample (shared)"
-            console.print(f"      {label}: {json.dumps(group.minimal['counterexample'])}", markup=False, soft_wrap=True)
+            _say(wrap(json.dumps(group.minimal["counterexample"]), f"      {label}: ", indent=10))
         hint = replay_hint(block, group.minimal, json_path)
         if hint:
-            console.print(f"      reproduce: {hint}", markup=False, soft_wrap=True)
+            _say(wrap_command(hint, "      reproduce: ", indent=10))
 
 
 def _print_clauses(clauses: list[dict]) -> None:
@@ -228,25 +238,18 @@ def _print_clauses(clauses: list[dict]) -> None:
 
 
 def print_summary(certificates: list[dict]) -> None:
-    """The implementation x block table that ends `attncert certify --all`."""
-    blocks: list[str] = []
+    """What ends a run of several certificates (``--all``, ``--runtime all``): per implementation,
+    its blocks by verdict, wrapped to the terminal."""
+    console.print("\n[bold]conformance summary[/]")
+    width = max(len(implementation_name(cert)) for cert in certificates)
     for cert in certificates:
-        blocks += [b for b in cert["blocks"] if b not in blocks]
-    table = Table(title="conformance summary", header_style="bold")
-    table.add_column("implementation")
-    for name in blocks:
-        table.add_column(name)
-    for cert in certificates:
-        cells = []
-        for name in blocks:
-            block = cert["blocks"].get(name, {"verdict": "absent"})
-            verdict = block["verdict"]
-            text = f"[{STATUS_STYLE[verdict]}]{verdict}[/]"
-            if block.get("variant"):
-                text += f" / declared {block['variant']['verdict']}"
-            cells.append(text)
-        table.add_row(escape(implementation_name(cert)), *cells)
-    console.print(table)
+        groups: dict[str, list[str]] = {}
+        for name, block in cert["blocks"].items():
+            if block["verdict"] != "absent":
+                variant = f" (declared: {block['variant']['verdict']})" if block.get("variant") else ""
+                groups.setdefault(block["verdict"], []).append(name + variant)
+        text = "; ".join(f"{verdict}: {', '.join(names)}" for verdict, names in groups.items()) or "no block provided"
+        _say(wrap(text, f"  {implementation_name(cert):<{width}}  ", indent=width + 4))
 
 
 # ---------------------------------------------------------------- Markdown

@@ -216,7 +216,7 @@ class BlockSpec:
     name: str
     title: str
     paper: str
-    documents: str
+    documents: str  # the section of the source documents that defines it ("" when they do not)
     factory: str
     params: tuple[Param, ...]
     domain: tuple[DomainRule, ...]
@@ -231,6 +231,7 @@ class BlockSpec:
     input_domain: tuple[DomainRule, ...] = ()
     figures: Mapping[str, Any] | None = None
     source: str = ""
+    code: str = ""  # the authors' code the spec follows, for blocks the documents do not define
     dtypes: tuple[str, ...] = ALL_DTYPES  # input dtypes the block takes; reduced ones under precision profiles
     benchmark: Mapping[str, tuple[int, int]] | None = None  # memory passes (reads, read-writes) per pass kind
 
@@ -531,7 +532,8 @@ class _Builder:
             name=name,
             title=raw["title"],
             paper=raw["paper"],
-            documents=raw["documents"],
+            documents=raw.get("documents", ""),
+            code=raw.get("code", ""),
             factory=raw["factory"],
             params=params,
             domain=tuple(

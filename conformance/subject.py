@@ -421,10 +421,15 @@ def assert_matches(found, expected: Bounded, what: str, spread: float = 1.0, not
     """Every element of ``found`` within SAFETY * spread * its error bound of the oracle's value."""
     result = numeric.compare(found, expected, spread)
     if not result.ok:
-        raise ClauseFailure(
-            f"{what}: at index {list(result.index)} found {result.found:.10g}, expected {result.expected:.10g} "
-            f"(allowed difference {result.allowed:.3g}, exceeded {result.ratio:.3g} times)" + (f"; weights {note}" if note else "")
-        )
+        raise ClauseFailure(_mismatch(what, result.index, result.found, result.expected, result.allowed, result.ratio, note))
+
+
+def _mismatch(what: str, index, found: float, expected: float, allowed: float, ratio: float, note: str) -> str:
+    """One element found where another was expected: with as many digits as it takes to tell them
+    apart, and their difference."""
+    digits = next((d for d in range(6, 18) if f"{found:.{d}g}" != f"{expected:.{d}g}"), 17)
+    return (f"{what}: at index {list(index)} found {found:.{digits}g}, expected {expected:.{digits}g} (difference "
+            f"{abs(found - expected):.3g}, allowed {allowed:.3g}, exceeded {ratio:.3g} times)" + (f"; weights {note}" if note else ""))
 
 
 def tolerance(n: float, dtype, scale: float) -> float:
@@ -460,11 +465,8 @@ def assert_within(found, expected, allowed, what: str, note: str = "") -> None:
     excess = ((found - expected).abs() / allowed).nan_to_num(math.inf)
     if excess.numel() and not excess.max().item() <= 1:
         index = numeric.unravel(int(excess.argmax()), excess.shape)
-        raise ClauseFailure(
-            f"{what}: at index {list(index)} found {found[index].item():.17g}, expected {expected[index].item():.17g} "
-            f"(allowed difference {allowed[index].item():.3g}, exceeded {excess[index].item():.3g} times)"
-            + (f"; weights {note}" if note else "")
-        )
+        raise ClauseFailure(_mismatch(what, index, found[index].item(), expected[index].item(), allowed[index].item(),
+                                      excess[index].item(), note))
 
 
 def assert_close(found, expected, n: float, dtype, what: str, note: str = "") -> None:

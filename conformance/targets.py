@@ -26,8 +26,16 @@ class MissingDependency(TargetError):
 @dataclass(frozen=True)
 class TargetRef:
     label: str  # as printed and stored in the certificate
-    path: str | None = None  # an adapter file
+    path: str | None = None  # an adapter file (absolute)
     module: str | None = None  # or an importable module name
+
+    @property
+    def command_name(self) -> str:
+        """How a printed command names the target so that it works from any folder: a bundled name
+        or a module as it is, a file by its absolute path."""
+        if self.path is None or bundled_targets().get(self.label) == Path(self.path):
+            return self.label
+        return self.path
 
 
 def bundled_targets() -> dict[str, Path]:

@@ -32,10 +32,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .targets import IMPL_DIR
 
 DOCUMENTED_INPUT = (32, 16, 16)
-REFERENCE_PATH = IMPL_DIR / "reference.py"
+DOCUMENTED_TARGETS = ("reference", "tutorial")  # the bundled implementations of the documents' blocks
 FIELDS = ("params", "madd", "flops", "memread", "memwrite")  # per-layer figures the documents print
 TOTAL_FIELDS = ("params", "madd", "flops", "memrw")  # total figures the spec records
 
@@ -159,17 +158,6 @@ class BlockTable:
 
 # ---------------------------------------------------------------- measuring
 @functools.lru_cache(maxsize=1)
-def _reference():
-    """impl/reference.py, loaded by path (impl/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("attncert_stat_reference", REFERENCE_PATH)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the reference implementation {REFERENCE_PATH}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@functools.lru_cache(maxsize=1)
 def _torchstat():
     """Import torchstat without keeping the pandas display options it sets globally on import."""
     try:
@@ -270,12 +258,12 @@ def parse_chw(text: str) -> tuple[int, int, int]:
     return _check_input(values)
 
 
-def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
+def _build_block(block, input_chw: tuple[int, int, int], factory, compare: bool) -> BlockTable:
+    """A block's table from ``factory`` at ``input_chw``; with the documents' figures when ``compare``."""
     kwargs = _block_kwargs(block, input_chw)
     why = block.domain_violation(kwargs)
     if why:
         raise ValueError(f"{block.name} at input {list(input_chw)}: {why}")
-    factory = getattr(_reference(), block.factory)
     import torch
 
     # Building the modules and torchstat's random input draw from torch's global generator; the
@@ -288,7 +276,7 @@ def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
     unsupported = {line.split(":", 1)[1].split()[0] for line in printed.splitlines() if line.startswith("[") and ":" in line}
 
     documented = None
-    if block.figures is not None and tuple(block.figures["input"]) == input_chw:
+    if compare and block.figures is not None and tuple(block.figures["input"]) == input_chw:
         documented = block.figures
     doc_layers = {layer["name"]: layer for layer in documented["layers"]} if documented else {}
 
@@ -395,18 +383,33 @@ def _build_block(block, input_chw: tuple[int, int, int]) -> BlockTable:
     )
 
 
-def build_tables(input_chw, blocks=None) -> list[BlockTable]:
-    """torchstat tables of the reference's blocks (spec defaults, C from the input), in spec order:
-    every block of the spec, or the ``blocks`` named.
+def build_tables(input_chw, blocks=None, target: str | None = None) -> list[BlockTable]:
+    """torchstat tables of a target's blocks (spec defaults, C from the input), in spec order: every
+    block it provides, or the ``blocks`` named. The target is loaded in this process; by default the
+    reference. The documents' figures are compared for the bundled reference and tutorial only (the
+    documents' own code, and its clean rewrite).
 
-    Raises ValueError for an input outside a block's domain (e.g. C < 4 with ratio 4) and
+    Raises ValueError for an input outside a block's domain (e.g. C < 4 with ratio 4),
+    ``conformance.targets.TargetError`` for a target that cannot be loaded, and
     ``conformance.spec.SpecError`` for a spec that cannot be loaded.
     """
     chw = _check_input(input_chw)
     from .spec import load_spec
+    from .targets import TargetError, bundled_targets, load_adapter, resolve
 
     spec = load_spec()
-    return [_build_block(spec.block(name), chw) for name in blocks or spec.blocks]
+    ref = resolve(target or "reference")
+    try:
+        adapter = load_adapter(ref, spec)
+    except TargetError:
+        raise
+    except Exception as err:  # the target failed to import
+        raise TargetError(f"cannot import {ref.label}: {type(err).__name__}: {err}") from None
+    compare = any(bundled_targets().get(name) == Path(ref.path or "") for name in DOCUMENTED_TARGETS)
+    names = [n for n in blocks or spec.blocks if spec.block(n).factory in adapter.factories]
+    if not names:
+        raise TargetError(f"{ref.label} provides none of the blocks asked for")
+    return [_build_block(spec.block(n), chw, adapter.factories[spec.block(n).factory], compare) for n in names]
 
 
 # ---------------------------------------------------------------- printing
@@ -442,116 +445,103 @@ def _shape(shape: tuple[int, ...]) -> str:
     return " ".join(str(d) for d in shape)
 
 
-def _grid(headers: list[str], body: list[list[str] | None], left: set[int]) -> list[str]:
-    """Aligned columns; a None in ``body`` draws a rule."""
-    cells_only = [r for r in body if r is not None]
-    widths = [max([len(h)] + [len(r[i]) for r in cells_only]) for i, h in enumerate(headers)]
+def _wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
+    """``text`` wrapped to ``width`` columns, never breaking a word; continued lines indented."""
+    import textwrap
 
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    out = [line(headers), rule]
-    for cells in body:
-        out.append(rule if cells is None else line(cells))
-    return out
+    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=subsequent or indent + "    ",
+                         break_long_words=False, break_on_hyphens=False) or [indent]
 
 
-def _render_block(table: BlockTable, marks: _Marks) -> list[str]:
+def _render_block(table: BlockTable, marks: _Marks, width: int) -> list[str]:
+    """A block's table, two lines a layer so that it fits ``width`` columns: the layer (shapes,
+    parameters, calls, the documents' verdict), then its costs (torchstat's and FlopCounterMode's)."""
     kwargs = ", ".join(f"{k}={v}" for k, v in table.kwargs.items())
     documented = table.documented is not None
-    headers = ["module name", "input shape", "output shape", "params", "MAdd", "Flops", "MemRead(B)",
-               "MemWrite(B)", "MemR+W(B)", "calls", "FlopCounter", "FC check"]
-    if documented:
-        headers.append("documents")
-    body: list[list[str] | None] = []
+    lines = _wrap(f"{table.block.upper()} {marks.dash} {table.title}: {table.block}({kwargs})", width)
     for r in table.rows:
-        cells = [(r.name or f"({r.kind})") + ("" if r.counted else " *"), _shape(r.input_shape), _shape(r.output_shape),
-                 _n(r.params), _n(r.madd), _n(r.flops), _n(r.memread), _n(r.memwrite), _n(r.memrw),
-                 _n(r.calls), _n(r.flop_counter), marks.flag(r.flop_counter_check)]
+        name = (r.name or f"({r.kind})") + ("" if r.counted else " *")
+        docs = ""
         if documented:
             if r.documented is None:
-                cells.append(f"{marks.no} not documented")
+                docs = f"; documents: {marks.no} not in their table"
             elif r.doc_mismatches:
-                cells.append(marks.no + " " + ", ".join(f"{f} {r.documented[f]:,}" for f in r.doc_mismatches))
+                docs = "; documents: " + marks.no + " " + ", ".join(f"{f} {r.documented[f]:,}" for f in r.doc_mismatches)
             else:
-                cells.append(marks.yes)
-        body.append(cells)
-    body.append(None)
-    t = table.totals
-    total = ["total", "", "", _n(t.params), _n(t.madd), _n(t.flops), _n(t.memread), _n(t.memwrite),
-             _n(t.memrw), "", _n(table.flop_counter_total), marks.flag(table.flop_counter_ok)]
-    if documented:
-        total.append(marks.flag(not table.doc_total_mismatches))
-    body.append(total)
-    s = table.torchstat_totals
-    stat_row = ["torchstat total", "", "", _n(s.params), _n(s.madd), _n(s.flops), _n(s.memread),
-                _n(s.memwrite), _n(s.memrw), "", "", ""]
-    if documented:
-        stat_row.append("")
-    body.append(stat_row)
+                docs = f"; documents: {marks.yes}"
+        lines += _wrap(f"{name} ({r.kind}): {_shape(r.input_shape)} -> {_shape(r.output_shape)}, params {_n(r.params)}, "
+                       f"calls {_n(r.calls)}{docs}", width, "  ")
+        lines += _wrap(f"MAdd {_n(r.madd)}, Flops {_n(r.flops)}, MemRead {_n(r.memread)} B, MemWrite {_n(r.memwrite)} B, "
+                       f"FlopCounter {_n(r.flop_counter)} {marks.flag(r.flop_counter_check)}", width, "      ")
+    t, s = table.totals, table.torchstat_totals
+    docs = f"; documents: {marks.flag(not table.doc_total_mismatches)}" if documented else ""
+    lines += _wrap(f"total: params {_n(t.params)}, MAdd {_n(t.madd)}, Flops {_n(t.flops)}, MemRead {_n(t.memread)} B, "
+                   f"MemWrite {_n(t.memwrite)} B, MemR+W {_n(t.memrw)} B, FlopCounter {_n(table.flop_counter_total)} "
+                   f"{marks.flag(table.flop_counter_ok)}{docs}", width, "  ")
+    lines += _wrap(f"torchstat's total row: MemRead {_n(s.memread)} B, MemWrite {_n(s.memwrite)} B (its last row's)",
+                   width, "  ")
     if documented:
         d = table.documented["totals"]
-        body.append(["documents", "", "", _n(d["params"]), _n(d["madd"]), _n(d["flops"]), "", "",
-                     _n(d["memrw"]), "", "", "", ""])
-    lines = [f"{table.block.upper()} {marks.dash} {table.title}: {table.block}({kwargs})"]
-    lines += _grid(headers, body, left={0, 1, 2, len(headers) - 1} if documented else {0, 1, 2})
-    lines.append(
-        f"params {_n(t.params)} vs the spec's param_count formula {_n(table.spec_param_count)}: "
-        f"{marks.flag(table.params_match_spec)}"
-    )
+        lines += _wrap(f"the documents' total: params {_n(d['params'])}, MAdd {_n(d['madd'])}, Flops {_n(d['flops'])}, "
+                       f"MemR+W {_n(d['memrw'])} B", width, "  ")
+    lines += _wrap(f"params {_n(t.params)} vs the spec's param_count formula {_n(table.spec_param_count)}: "
+                   f"{marks.flag(table.params_match_spec)}", width)
     ops = ", ".join(f"{op} {_n(n)}" for op, n in table.flop_counter_by_op.items()) or "no matmul or convolution"
-    lines.append(f"FlopCounterMode total {_n(table.flop_counter_total)} FLOPs ({ops})")
+    lines += _wrap(f"FlopCounterMode total {_n(table.flop_counter_total)} FLOPs ({ops})", width)
     if documented:
         verdict = "all figures equal the documents'" if table.matches_documents else "DIFFERS from the documents"
-        lines.append(f"documents ({table.documented.get('source', 'spec figures')}): {marks.flag(table.matches_documents)} {verdict}")
+        lines += _wrap(f"documents ({table.documented.get('source', 'spec figures')}): "
+                       f"{marks.flag(table.matches_documents)} {verdict}", width)
         for field_name in table.doc_total_mismatches:
-            lines.append(f"  total {field_name}: {_n(getattr(t, field_name))} here, {_n(table.documented['totals'][field_name])} in the documents")
-        lines += [f"  {problem}" for problem in table.doc_row_problems]
-    lines += [f"note: {note}" for note in table.notes]
+            lines += _wrap(f"total {field_name}: {_n(getattr(t, field_name))} here, "
+                           f"{_n(table.documented['totals'][field_name])} in the documents", width, "  ")
+        for problem in table.doc_row_problems:
+            lines += _wrap(problem, width, "  ")
+    for note in table.notes:
+        lines += _wrap(f"note: {note}", width)
     return lines
 
 
-def main_stat(input_chw: tuple[int, int, int] = DOCUMENTED_INPUT, out: typing.TextIO = sys.stdout) -> int:
-    """Print the torchstat tables of every block of the spec at ``input_chw``.
+def main_stat(input_chw: tuple[int, int, int] = DOCUMENTED_INPUT, out: typing.TextIO = sys.stdout,
+              target: str | None = None, width: int = 80) -> int:
+    """Print the torchstat tables of every block a target (by default the reference) provides at
+    ``input_chw``, ``width`` columns wide.
 
-    Exit status: 0 every figure checks out (the documents' figures at their input, the spec's
-    parameter counts, the FlopCounterMode cross-check); 1 some figure differs; 2 a bad input size or
-    an unusable spec.
+    Exit status: 0 every figure checks out (the documents' figures at their input, for the bundled
+    reference and tutorial; the spec's parameter counts; the FlopCounterMode cross-check); 1 some
+    figure differs; 2 a bad input size or target, or an unusable spec.
     """
     from .spec import SpecError
+    from .targets import TargetError
 
     try:
         chw = _check_input(input_chw)
-        tables = build_tables(chw)
-    except (ValueError, SpecError) as err:
+        tables = build_tables(chw, target=target)
+    except (ValueError, SpecError, TargetError) as err:
         print(f"attncert stat: error: {err}", file=out)
         return 2
     except ImportError as err:  # torchstat (or pandas, which it imports) missing
         print(f"attncert stat: error: {err} (attncert stat needs torchstat==0.0.7)", file=out)
         return 2
     marks = _Marks(out)
-    documented = chw == DOCUMENTED_INPUT
-    lines = [
-        f"attncert stat {marks.dash} torchstat 0.0.7 tables of impl/reference.py at input "
-        f"[C, H, W] = {list(chw)} (batch 1)",
-        "",
-    ]
+    documented = any(t.documented is not None for t in tables)
+    lines = _wrap(f"attncert stat {marks.dash} torchstat 0.0.7 tables of {target or 'reference'} at input "
+                  f"[C,H,W] = [{','.join(map(str, chw))}] (batch 1)", width) + [""]
     for table in tables:
-        lines += _render_block(table, marks)
+        lines += _render_block(table, marks, width)
         lines.append("")
     lines.append("Notes")
-    lines += [f"{i}. {note}" for i, note in enumerate(NOTES, 1)]
-    lines.append(
+    for i, note in enumerate(NOTES, 1):
+        lines += _wrap(f"{i}. {note}", width, "", "   ")
+    lines += _wrap(
         f"{len(NOTES) + 1}. '*' after a module name: torchstat does not measure that module type. "
         + (
             "documents: each row and total compared with the documents' torchstat tables (the spec's "
             "figures); the documents' total rows print no real MemRead/MemWrite sums (note 2)."
             if documented
-            else f"The documents' figures are for input {list(DOCUMENTED_INPUT)}; at {list(chw)} only "
-            "the parameter counts are checked, against the spec's param_count formula."
-        )
-    )
+            else f"The documents' figures are for the reference's and the tutorial's blocks at input "
+            f"{list(DOCUMENTED_INPUT)}; here only the parameter counts are checked, against the spec's param_count formula."
+        ), width, "", "   ")
     ok = all(t.ok for t in tables)
     lines.append("")
     if documented:

@@ -27,7 +27,7 @@ its full-size output, so this file does three things that the plain implementati
    maxima, exactly as ``torch.amax`` does. When autograd asks for a differentiable backward
    (``create_graph=True``: double backward, gradient penalties), backward instead differentiates
    the plain definitions (``_plain_*``) with autograd. Both are checked with ``gradcheck`` and
-   ``gradgradcheck`` (tests/test_fast_impl.py).
+   ``gradgradcheck`` (tests/test_impl_fast.py).
 
 Full-size passes run in chunks of whole samples (every block is per-sample), so that backward's
 temporaries stay chunk-sized (glibc then reuses them instead of mapping and faulting in fresh

@@ -105,9 +105,11 @@ def corpus_expectations(folder: str):
             yield pytest.param(path, block, verdict, id=f"{path.stem}-{block}")
 
 
-def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: bool):
-    """(clause id, ClauseResult) for each clause of ``block`` on the adapter file ``path``, run in this
-    process by the engine the workers run (``run_task``), without an example database."""
+def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: bool, runtime: str = "eager",
+                     clauses: tuple[str, ...] | None = None):
+    """(clause id, ClauseResult) for each clause of ``block`` (or only ``clauses``) on the adapter file
+    ``path`` under ``runtime``, run in this process by the engine the workers run (``run_task``),
+    without an example database."""
     from conformance.clauses import clauses_for
     from conformance.engine import run_task
     from conformance.options import RunOptions
@@ -118,9 +120,37 @@ def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: b
     spec = load_spec()
     adapter = load_adapter(TargetRef(path.stem, str(path)), spec)
     assert spec.block(block).factory in adapter.factories, f"{path.name} provides no {block}"
-    options = RunOptions(seed=seed, database=None)
+    options = RunOptions(seed=seed, database=None, runtime=runtime)
     for clause in clauses_for(block, spec):
+        if clauses is not None and clause.id not in clauses:
+            continue
         outcome = run_task(spec, adapter, f"corpus|{path.name}", Task(block, clause.id), options)
         yield clause.id, outcome
         if stop_at_first_failure and outcome.status == "fail":
             return
+
+
+def printed_commands(text: str, label: str = "reproduce: ") -> list[str]:
+    """The commands a report printed after ``label``, each joined from its wrapped lines (continued
+    with a backslash, or inside a quoted argument) as a shell would read them."""
+    import shlex
+
+    commands, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if label not in line:
+            continue
+        command, j = line.split(label, 1)[1], i
+        while True:
+            if command.endswith("\\"):  # a continuation line: the backslash and the newline go
+                j += 1
+                command = command[:-1] + " " + lines[j].strip()
+                continue
+            try:
+                arguments = shlex.split(command)
+            except ValueError:  # a quote is open: its argument goes on, the newline inside it
+                j += 1
+                command += "\n" + lines[j]
+                continue
+            break
+        commands.append(shlex.join(arguments))
+    return commands

@@ -19,18 +19,34 @@ def test_matrix_prints_the_table_of_files_and_folders_and_writes_nothing(tmp_pat
     before = set(tmp_path.rglob("*"))
     done = run_cli("matrix", "a.json", "more", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "| `alpha` |" in done.stdout and "| `beta` |" in done.stdout
+    assert "## `alpha`" in done.stdout and "## `beta`" in done.stdout and "- se: **fail**" in done.stdout
+    assert "certificate `more/b.json`" in done.stdout
     assert set(tmp_path.rglob("*")) == before, "matrix wrote a file without --output"
-    assert run_cli("matrix", "a.json", "--output", "-", cwd=tmp_path).stdout == render([certificate("alpha")])
+    assert run_cli("matrix", "a.json", "--output", "-", cwd=tmp_path).stdout == render([certificate("alpha")], ["a.json"])
 
 
 def test_matrix_writes_a_file_only_with_output(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(certificate("alpha")))
     written = run_cli("matrix", "a.json", "--output", "out/matrix.md", cwd=tmp_path)
-    assert written.returncode == 0 and (tmp_path / "out" / "matrix.md").read_text() == render([certificate("alpha")])
+    assert written.returncode == 0 and (tmp_path / "out" / "matrix.md").read_text() == render([certificate("alpha")], ["a.json"])
     assert "written to out/matrix.md" in written.stderr and written.stdout == ""
 
 
 def test_matrix_of_a_missing_certificate_is_a_usage_error(tmp_path):
     missing = run_cli("matrix", "nope.json", cwd=tmp_path)
     assert missing.returncode == 2 and "no such certificate" in missing.stderr
+
+
+def test_two_certificates_of_one_file_are_told_apart_and_fit_80_columns(tmp_path):
+    """Each section names its certificate; a runtime shows beside the implementation; no line is wider than 80."""
+    long_failure = {"id": "oracle.output", "status": "fail", "message": "output: " + "x " * 80,
+                    "counterexample": {"in_channel": 4, "input_shape": [1, 4, 1, 1], "dtype": "float64"}}
+    first = certificate("alpha")
+    second = {**certificate("alpha", "fail"), "environment": {**first["environment"], "runtime": "onnx"}}
+    second["blocks"]["se"]["clauses"] = [long_failure]
+    text = render([first, second], ["run1/alpha.json", "run2/alpha.json"])
+    assert "## `alpha`" in text and "## `alpha (onnx)`" in text
+    assert "certificate `run1/alpha.json`" in text and "certificate `run2/alpha.json`" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "certify-*" not in text
+

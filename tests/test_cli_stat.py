@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import ROOT, run_cli, run_python
+from conftest import CORPUS, ROOT, run_cli, run_python
 from conformance import spec as spec_module
 from conformance import torchstat_tables
 from conformance.spec import load_spec
@@ -232,22 +232,22 @@ def test_main_stat_default_output():
     assert "MemRead(B) and MemWrite(B) from the last row only" in text and "real column sums" in text
     assert "Conv1d" in text and "0 MAdd, 0 Flops" in text
     assert "FlopCounterMode" in text and "2 FLOPs per multiply-accumulate" in text
-    for header in ("module name", "input shape", "output shape", "params", "MAdd", "Flops",
-                   "MemRead(B)", "MemWrite(B)", "MemR+W(B)", "FlopCounter", "documents"):
-        assert header in text
+    for field in ("fc1 (Linear): 32 -> 8, params 256, calls 1; documents: ✓", "MAdd 504, Flops 256, MemRead 1,152 B",
+                  "MemWrite 32 B", "MemR+W 2,432 B", "FlopCounter 512 ✓"):
+        assert field in text, field
     for figure in ("50,912", "25,608", "5,896", "49,920", "25,088", "52,224", "2,432"):
         assert figure in text
     assert "✓ every figure equals the documents'" in text
     assert "✗" not in text
-    assert "[32, 16, 16]" in text
+    assert "[32,16,16]" in text
 
 
 def test_main_stat_other_input():
     out = io.StringIO()
     assert main_stat((64, 8, 8), out=out) == 0
     text = out.getvalue()
-    assert "[64, 8, 8]" in text
-    assert "only the parameter counts are checked" in text
+    assert "[64,8,8]" in text
+    assert "only the parameter counts are checked" in " ".join(text.split())
     assert "params 2,048 vs the spec's param_count formula 2,048" in text
     assert "DataFrame.append" in text
 
@@ -303,3 +303,23 @@ def test_without_its_packages_stat_is_a_usage_error_naming_the_extra(tmp_path, m
     assert 'pip install "attncert[stat]"' in done.stderr
     assert all(name in done.stderr for name in missing), done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+# ---------------------------------------------------------------- any target, at the terminal's width
+@pytest.mark.parametrize("target, compared", [("reference", True), ("tutorial", True),
+                                              (str(CORPUS / "correct" / "conv1x1.py"), False)])
+def test_stat_tabulates_any_target_and_compares_the_documents_for_theirs(target, compared):
+    out = io.StringIO()
+    assert main_stat(out=out, target=target) == 0
+    text = out.getvalue()
+    assert ("every figure equals the documents'" in text) is compared
+    assert "SE — Squeeze-and-Excitation" in text and "params 512 vs the spec's param_count formula 512: ✓" in text
+    assert all(len(line) <= 80 for line in text.splitlines()), [line for line in text.splitlines() if len(line) > 80]
+
+
+def test_stat_of_a_target_without_blocks_is_an_error(tmp_path):
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    out = io.StringIO()
+    assert main_stat(out=out, target=str(tmp_path / "empty.py")) == 2
+    assert "provides none of the blocks" in out.getvalue()
+

@@ -257,7 +257,8 @@ def test_the_api_and_the_workers_keep_failures_under_the_engines_keys(tmp_path, 
     spec = importlib.util.spec_from_file_location("attncert_test_rare", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.chdir(tmp_path)  # the default database, .attncert/examples, is relative to where a run starts
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default database is in the user's cache
     keyed, built = [], []
     real_key, real_subject = engine.database_key, engine.subject_for
     monkeypatch.setattr(engine, "database_key", lambda *args: keyed.append(args) or real_key(*args))
@@ -273,7 +274,8 @@ def test_the_api_and_the_workers_keep_failures_under_the_engines_keys(tmp_path, 
         assert task.clause in failed, certificate["blocks"]["se"]
     assert all((s.conditions.device, s.conditions.precision) == ("cpu", PRECISIONS["tf32"]) for s in built)
     assert {(o.device, o.precision) for _, _, o in keyed} == {("cpu", "tf32")}
-    database = DirectoryBasedExampleDatabase(tmp_path / ".attncert" / "examples")
+    database = DirectoryBasedExampleDatabase(tmp_path / "cache" / "attncert" / "examples")
+    assert not (tmp_path / ".attncert").exists() and not (tmp_path / ".hypothesis").exists(), "nothing in the current folder"
     (mapping_identity,) = {identity for identity, t, _ in keyed if t == task}
     file_identity = target_message(resolve(str(path)))["identity"]
     assert mapping_identity != file_identity

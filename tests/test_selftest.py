@@ -172,13 +172,15 @@ def test_interrupt_reports_what_finished(mutants, tmp_path, monkeypatch):
     monkeypatch.setattr(run, "prepare", lambda: mutants)
     monkeypatch.setattr(run, "certify_mutants", certify_one_then_stop)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     args = Namespace(profile="ci", subset=True, json=str(tmp_path / "out.json"), markdown=str(tmp_path / "out.md"),
                      timeout=60.0, quiet=True, jobs=None, seed=0, all_clauses=False)
     assert selftest.main_selftest(args) == 130
     summary = json.loads((tmp_path / "out.json").read_text())
     assert summary["complete"] is False and summary["mutants"] == 1 and summary["killed"] == 1
     assert "Interrupted" in (tmp_path / "out.md").read_text()
-    assert (tmp_path / ".attncert" / "selftest" / "mutants").is_dir()
+    assert (tmp_path / "cache" / "attncert" / "selftest" / "mutants").is_dir()  # the user's cache, not the current folder
+    assert not (tmp_path / ".attncert").exists() and not (tmp_path / ".hypothesis").exists()
 
 
 def test_unwritable_report_is_a_usage_error(tmp_path):

@@ -6,8 +6,8 @@ operator walks the reference and records its sites, found by what the code does 
 ``nn.Linear`` is ``torch.nn.Linear`` however it was imported); every alternative at every site is
 one mutant, with the stable id ``<operator>-<Class or function>-<n>`` (n counts that operator's
 sites in that scope). A mutant is a complete copy of the reference with one change and a docstring
-saying what it breaks, written to ``.attncert/selftest/mutants/<id>.py`` under the current folder
-(stale files removed first), where it plugs in like any adapter.
+saying what it breaks, written to ``selftest/mutants/<id>.py`` in attncert's cache folder
+(``~/.cache/attncert``; stale files removed first), where it plugs in like any adapter.
 
 A mutant is certified (``run.py``, on the engine's worker pool) for the blocks it can affect:
 those whose module tree (each factory of the ORIGINAL reference at its sample setting) contains

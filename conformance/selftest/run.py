@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..certification import Certification
+from ..locations import cache_folder
 from ..options import RunOptions
 from ..pool import Interrupted, Job, Pool
 from ..results import ClauseResult, Task
@@ -27,7 +28,6 @@ from ..targets import TargetError, TargetRef, resolve
 from .mutants import Mutant, prepare, subset, unified_diff, write_mutants
 from .summary import summarize
 
-DEFAULT_FOLDER = Path(".attncert") / "selftest" / "mutants"
 
 TIMED_OUT = "no result within the"  # how the pool reports a clause that ran out of time
 
@@ -209,7 +209,7 @@ def run_selftest(profile: str = "ci", subset_only: bool = False, timeout: float 
     start = time.monotonic()
     mutants = mutants if mutants is not None else prepare()
     chosen = [m for m in mutants if m.id in set(only)] if only is not None else subset(mutants) if subset_only else mutants
-    paths = write_mutants(chosen, Path(folder) if folder else DEFAULT_FOLDER)
+    paths = write_mutants(chosen, Path(folder) if folder else cache_folder() / "selftest" / "mutants")
     timings["generate"] = time.monotonic() - start
 
     def report(record: Record, number: int, count: int) -> None:

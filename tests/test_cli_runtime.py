@@ -1,0 +1,105 @@
+"""`attncert certify --runtime`: the reference passes every runtime; certificates say the runtime,
+the versions that built the artifact and each block's trace inputs; a failure names the runtime and
+replays with it; `--runtime all` makes one certificate per runtime; a runtime this machine cannot use
+is a usage error; the plugin and the API take the runtime too."""
+
+import json
+import shlex
+
+import pytest
+
+from conformance.matrix import render
+from conftest import CORPUS, MINIMAL_SE, ROOT, judge_in_process, run_cli, run_pytest
+
+
+@pytest.fixture(scope="module")
+def reference_under(tmp_path_factory):
+    """The reference's certificates under export and onnx (every block, the ci profile)."""
+    folder = tmp_path_factory.mktemp("runtimes")
+    runs = {}
+    for runtime in ("export", "onnx"):
+        done = run_cli("certify", "reference", "--runtime", runtime, "--json", folder / f"{runtime}.json", "--quiet", cwd=folder)
+        runs[runtime] = (done, json.loads((folder / f"{runtime}.json").read_text()))
+    return runs
+
+
+@pytest.mark.parametrize("runtime", ["export", "onnx"])
+def test_the_reference_passes_every_block_deployed(reference_under, runtime):
+    done, certificate = reference_under[runtime]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {b["verdict"] for b in certificate["blocks"].values()} == {"pass"}
+    assert f"runtime {runtime}" in done.stdout
+
+
+def test_the_reference_compiled_matches_the_oracle_with_gradients(seed):
+    """torch.compile: every graph costs seconds, so the suite judges SE's outputs, input gradients and
+    layouts (`attncert certify reference --runtime compile` runs everything)."""
+    clauses = ("oracle.output", "oracle.input_grad", "layout.equivalent")
+    results = dict(judge_in_process(ROOT / "impl" / "reference.py", "se", seed, False, "compile", clauses))
+    assert set(results) == set(clauses)
+    assert {r.status for r in results.values()} == {"pass"}, {c: r.message for c, r in results.items()}
+
+
+def test_a_deployed_certificate_says_how_it_was_deployed(reference_under):
+    _, certificate = reference_under["onnx"]
+    env = certificate["environment"]
+    assert env["runtime"] == "onnx" and env["opset"] == 20
+    assert all(env[name] for name in ("onnx", "onnxscript", "onnxruntime"))
+    se = certificate["blocks"]["se"]
+    assert se["runtime"]["name"] == "onnx"
+    assert [a["trace_input"] for a in se["runtime"]["artifacts"]] == [[2, 4, 5, 3], [2, 16, 5, 3]]
+    assert se["runtime"]["excluded"] and "float32" in se["runtime"]["excluded"][0]["why"]
+    skipped = {c["id"]: c["message"] for c in se["clauses"] if c["status"] == "skip"}
+    assert "no gradients" in skipped["oracle.input_grad"] and "--runtime onnx" in skipped["oracle.input_grad"]
+    assert "`reference (onnx)`" in render([certificate])
+
+
+def test_a_runtime_failure_names_the_runtime_and_replays_with_it(tmp_path):
+    target = CORPUS / "runtime" / "coord_adaptive_pools.py"
+    done = run_cli("certify", target, "--runtime", "onnx", "--json", tmp_path / "c.json", "--quiet", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failing = [c for c in json.loads((tmp_path / "c.json").read_text())["blocks"]["coord_attention"]["clauses"]
+               if c["status"] == "fail"]
+    assert failing and all("traced at [2, 1, 5, 3]" in c["message"] for c in failing), failing
+    command = shlex.split(failing[0]["reproduce"])
+    assert command[-2:] == ["--runtime", "onnx"]
+    replayed = run_cli(*command[1:], cwd=tmp_path)
+    assert replayed.returncode == 1 and "FAIL" in replayed.stdout and "traced at" in replayed.stdout
+
+
+def test_runtime_all_writes_one_certificate_per_runtime(tmp_path):
+    """With a spec that declares eager and export only, `all` is those two: one report, two certificates."""
+    text = (ROOT / "spec" / "blocks.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  compile:\n"), text.index("  export:\n")
+    spec = tmp_path / "two.yaml"
+    spec.write_text(text[:start] + text[end:text.index("  onnx:\n")] + text[text.index("blocks:\n  se:"):])
+    (tmp_path / "mine.py").write_text(MINIMAL_SE)
+    done = run_cli("certify", "mine.py", "--spec", spec, "--runtime", "all", "--json", "out/mine.json", "--quiet",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = sorted(p.name for p in (tmp_path / "out").glob("*.json"))
+    assert written == ["mine-eager.json", "mine-export.json"]
+    assert json.loads((tmp_path / "out" / "mine-export.json").read_text())["environment"]["runtime"] == "export"
+    assert "conformance summary" in done.stdout and "mine.py (export)" in done.stdout
+
+
+@pytest.mark.parametrize("args, missing, env, message", [
+    (["--runtime", "onnx"], ("onnxruntime",), {}, 'pip install "attncert[deploy]"'),
+    (["--runtime", "compile"], (), {"PATH": "", "CXX": ""}, "needs a C++ compiler"),
+    (["--runtime", "tflite"], (), {}, "unknown runtime 'tflite'"),
+])
+def test_a_runtime_this_machine_cannot_use_is_a_usage_error(tmp_path, args, missing, env, message):
+    done = run_cli("certify", "reference", "--block", "se", *args, cwd=tmp_path, missing=missing, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_plugin_and_the_api_take_the_runtime(tmp_path):
+    (tmp_path / "good.py").write_text(MINIMAL_SE)
+    done = run_pytest("--impl", "good.py", "--impl-runtime", "export", "-q", "-k", "oracle.output", cwd=tmp_path,
+                      own_rootdir=True)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+    from conformance import certify
+
+    certificate = certify(tmp_path / "good.py", blocks=["se"], runtime="export", timeout=300)
+    assert certificate.environment["runtime"] == "export" and certificate.blocks["se"].verdict == "pass"
