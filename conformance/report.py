@@ -190,8 +190,10 @@ def print_certificate(certificate: dict, json_path=None, markdown_path=None, ver
     else:
         overall, style = "PASS", "green"
     console.print()
-    written = [f"certificate: {json_path}"] * bool(json_path) + [f"report: {markdown_path}"] * bool(markdown_path)
-    _say(wrap("  ".join(written), f"{overall}  " if written else overall, indent=2), style)
+    _say([overall], style)
+    for label, path in (("certificate", json_path), ("report", markdown_path)):
+        if path:
+            _say(wrap(str(path), f"  {label}: ", indent=4))
 
 
 def _counts(clauses: list[dict]) -> str:

@@ -40,7 +40,7 @@ def wrap_command(command: str, head: str = "", indent: int | None = None, width:
     for word in (shlex.quote(arg) for arg in shlex.split(command)):
         if line.strip() and len(line) + 1 + len(word) + 2 > width:
             lines.append(line + " \\")
-            line = pad
+            line = pad if len(pad) + len(word) <= width else " " * 4  # a long path: as far left as it takes
         fits = len(line) + 1 + len(word) <= width
         for piece in [word] if fits else _pieces(word, width - len(pad), width - len(line) - 1):
             if piece is None:  # a break inside a quoted JSON argument

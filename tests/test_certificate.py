@@ -67,3 +67,11 @@ def test_one_root_cause_is_shown_once_with_a_shared_minimal_case():
     cases = {json.dumps(c["counterexample"], sort_keys=True) for c in transfer[0].clauses}
     assert len(cases) == 1, cases  # one minimal case, shared
     assert all(c["cause"] == "weights.transfer" for c in transfer[0].clauses)
+
+
+def test_a_certificates_repr_is_one_line_of_verdicts():
+    from conformance.certificate import BlockResult, Certificate, RunResult
+
+    cert = Certificate("mine.py", {"runtime": "onnx"}, {"se": BlockResult(True, RunResult([])),
+                                                        "eca": BlockResult(False)})
+    assert repr(cert) == "Certificate('mine.py', runtime='onnx': se=pass)"

@@ -58,3 +58,19 @@ def test_a_weight_is_never_mapped_onto_a_bias():
     state = {"fc1.weight": torch.ones(1, 1), "fc2.weight": torch.ones(1, 1)}
     with pytest.raises(ClauseFailure, match=r"fc2.weight -> fc1.bias \(a weight onto a bias"):
         transfer(subject, Biased(), state)
+
+
+def test_a_mismatch_shows_the_digits_that_differ_and_the_difference():
+    """0.0002061441681 vs 0.0002061441681 said nothing: the values carry as many digits as tell them apart."""
+    import torch
+
+    from conformance.subject import ClauseFailure, assert_within
+
+    expected = torch.tensor([0.0002061441681234567], dtype=torch.float64)
+    found = expected + 2e-19
+    with pytest.raises(ClauseFailure) as failure:
+        assert_within(found, expected, 7.09e-22, "output")
+    message = str(failure.value)
+    found_text, expected_text = message.split("found ")[1].split(",")[0], message.split("expected ")[1].split(" ")[0]
+    assert found_text != expected_text and float(found_text) == found.item() and float(expected_text) == expected.item()
+    assert "difference 2e-19" in message or "difference 1.9" in message or "difference 2.1" in message, message

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import CORPUS, MINIMAL_SE, run_cli
+from conftest import CORPUS, MINIMAL_SE, ROOT, printed_commands, run_cli
 from conformance.spec import load_spec
 
 BLOCKS = list(load_spec().blocks)
@@ -48,6 +48,8 @@ def test_the_report_fits_80_columns_and_says_a_shared_skip_once(certificates):
     done, _ = certificates["reference"]
     verdicts = [line for line in done.stdout.splitlines() if re.match(rf"({'|'.join(BLOCKS)}) +PASS", line)]
     assert len(verdicts) == len(BLOCKS) and all(len(line) <= 80 for line in verdicts), verdicts
+    for run, _ in certificates.values():  # the failing tutorial's report too: messages, cases, commands
+        assert all(len(line) <= 80 for line in run.stdout.splitlines()), run.stdout
     if "CUDA is not available" in done.stdout:
         assert done.stdout.count("CUDA is not available") == 1
     assert "report: reference.md" in done.stdout
@@ -238,3 +240,72 @@ def test_autocast_certifies_on_the_cpu(tmp_path, autocast, blocks):
     certificate = json.loads((tmp_path / "cert.json").read_text())
     assert certificate["environment"]["precision"] == f"autocast-{autocast}"
     assert {b: certificate["blocks"][b]["verdict"] for b in blocks} == dict.fromkeys(blocks, "pass")
+
+
+# ---------------------------------------------------------------- everyday use
+HARD_SIGMOID_SE = MINIMAL_SE.replace("x * self.fc2(self.fc1(x.mean((2, 3))).relu()).sigmoid()",
+                                     "x * nn.functional.hardsigmoid(self.fc2(self.fc1(x.mean((2, 3))).relu()))")
+
+
+@pytest.fixture(scope="module")
+def hard_sigmoid(tmp_path_factory):
+    """A wrong SE certified in a project folder without --json (its report prints reproduce commands)."""
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "my_se.py").write_text(HARD_SIGMOID_SE)
+    done = run_cli("certify", "my_se.py", cwd=folder, env={"XDG_CACHE_HOME": str(folder / "cache")})
+    return folder, done
+
+
+def test_a_printed_command_works_from_any_folder(hard_sigmoid, tmp_path):
+    folder, done = hard_sigmoid
+    assert done.returncode == 1, done.stdout + done.stderr
+    commands = printed_commands(done.stdout)
+    assert commands and all(str(folder / "my_se.py") in command for command in commands)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    replayed = run_cli(*shlex.split(commands[0])[1:], cwd=elsewhere)
+    assert replayed.returncode == 1 and "FAIL" in replayed.stdout, replayed.stdout + replayed.stderr
+
+
+def test_a_failure_at_an_ordinary_case_is_shrunk(hard_sigmoid):
+    """The ordinary-size case (C = 16, 2 x 16 x 5 x 7) fails first; the search then finds a smaller one."""
+    _, done = hard_sigmoid
+    case = json.loads(shlex.split(printed_commands(done.stdout)[0])[-1])
+    assert case["in_channel"] == 4 and case["input_shape"][0] == 1 and case["input_shape"][2] * case["input_shape"][3] <= 4, case
+
+
+def test_a_run_leaves_nothing_in_the_current_folder(hard_sigmoid):
+    folder, _ = hard_sigmoid
+    assert sorted(p.name for p in folder.iterdir()) == ["cache", "my_se.py"]
+    assert (folder / "cache" / "attncert" / "examples").is_dir()
+
+
+def test_a_gradgradcheck_failure_shows_no_traceback_of_harness_and_torch_frames_only(hard_sigmoid):
+    folder, done = hard_sigmoid
+    command = next(c for c in printed_commands(done.stdout) if "se::gradgradcheck" in c)
+    replayed = run_cli(*shlex.split(command)[1:], cwd=folder)
+    assert replayed.returncode == 1 and "hardsigmoid_backward" in replayed.stdout
+    assert "the implementation raised" not in replayed.stdout and "Traceback" not in replayed.stdout
+
+
+def test_an_output_that_cannot_be_written_after_the_run_is_exit_2_after_the_report(tmp_path, monkeypatch, capsys):
+    """A --json the up-front check accepts but the write refuses (e.g. under /proc as root)."""
+    from conformance import certificate, cli
+
+    (tmp_path / "mine.py").write_text(MINIMAL_SE)
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(certificate, "write_atomically", refuse)
+    assert cli.main(["certify", "mine.py", "--json", "out.json", "--quiet", "--database", "none"]) == 2
+    out, err = capsys.readouterr()
+    assert "PASS" in out and "certificate: out.json" not in out
+    assert "attncert: error: cannot write out.json: Permission denied" in err and "Traceback" not in err
+
+
+def test_the_help_names_the_blocks_of_the_spec():
+    done = run_cli("--help", cwd=ROOT)
+    assert "SE, ECA, CBAM, Coordinate Attention, SimAM" in " ".join(done.stdout.split())
+

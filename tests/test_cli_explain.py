@@ -295,3 +295,17 @@ def test_replay_target_override(broken, tmp_path, monkeypatch):
     assert status == 0, text
     assert text.startswith("replaying broken.json (made for broken.py, against renamed.py)")
     assert "has changed since the certificate" not in text  # another file, not a changed one
+
+
+def test_explain_names_the_authors_code_of_a_block_the_documents_do_not_define():
+    text = explain(SPEC, "coord_attention::oracle.output")
+    assert "the authors' code: github.com/Andrew-Qibin/CoordAttention" in " ".join(text.split())
+    assert "not in the documents" not in text and "documents not" not in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_replay_output_fits_80_columns(broken, tmp_path, monkeypatch):
+    project = copy_project(broken, tmp_path)
+    monkeypatch.chdir(project)
+    text, _ = replay("broken.json", timeout=120)
+    assert all(len(line) <= 80 for line in text.splitlines()), text

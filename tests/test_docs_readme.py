@@ -6,7 +6,7 @@ every block, and the selftest section quotes the result docs/selftest.json recor
 import json
 import re
 
-from conftest import ROOT
+from conftest import ROOT, run_pytest
 from conformance.spec import load_spec
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -37,3 +37,17 @@ def test_the_selftest_section_shows_the_latest_full_result():
     section = README.split("## The harness's own strength", 1)[1].split("\n## ", 1)[0]
     assert f"{result['mutants']} mutants" in section
     assert f"{100 * result['kill_rate']:.1f} %" in section
+
+
+def test_the_python_example_runs_as_written_beside_the_readmes_mine_py(tmp_path):
+    """The README's `mine.py` (Certify your own implementation) and its `test_mine.py` (From Python),
+    copied as they are into a project of their own, pass under pytest."""
+    own = README.split("## Certify your own implementation", 1)[1]
+    mine = re.search(r"```python\n# impl/mine.py\n(.*?)```", own, re.S).group(1)
+    test = re.search(r"```python\n# test_mine.py\n(.*?)```", own, re.S).group(1)
+    (tmp_path / "mine.py").write_text(mine)
+    (tmp_path / "test_mine.py").write_text(test)
+    done = run_pytest("-q", "test_mine.py", cwd=tmp_path, own_rootdir=True, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    passed = int(re.search(r"(\d+) passed", done.stdout).group(1))
+    assert passed > 15, done.stdout  # the deployed certificate and one test per clause
