@@ -19,7 +19,7 @@ class NothingToCertify(TargetError):
     """The target provides none of the blocks asked for: exit status 2."""
 
 
-def environment(options: RunOptions, inventory: Inventory | None) -> dict:
+def environment(options: RunOptions, inventory: Inventory) -> dict:
     """The certificate's ``environment``: versions, where and how the clauses ran, the search."""
     import platform
     from importlib import metadata
@@ -32,7 +32,7 @@ def environment(options: RunOptions, inventory: Inventory | None) -> dict:
         except metadata.PackageNotFoundError:
             return None
 
-    found = inventory.environment if inventory else {}
+    found = inventory.environment
     build = found.get("torch_build") or version("torch")
     return {
         "torch": build.split("+")[0] if build else None,
@@ -48,7 +48,7 @@ def environment(options: RunOptions, inventory: Inventory | None) -> dict:
         "seed": options.seed,
         "spec": str(options.spec_path),
         "platform": platform.platform(terse=True),
-        "libraries": inventory.libraries if inventory else {},
+        "libraries": inventory.libraries,
         "runtime": options.runtime,
         **RUNTIMES[options.runtime].versions(),
     }

@@ -31,7 +31,6 @@ from .subject import (
     ClauseFailure,
     Conditions,
     Subject,
-    Unjudgeable,
     assert_close,
     assert_matches,
     assert_within,

@@ -110,8 +110,6 @@ def explain(spec: Spec, clause_id: str) -> str:
     An unknown clause or block, or a clause that the spec does not declare for the named block,
     raises ValueError listing what is known.
     """
-    from .clauses import clauses_for
-
     clauses = _clauses()
     block_name, cid = _split_id(clause_id)
     if cid not in clauses:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 

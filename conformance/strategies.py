@@ -61,7 +61,8 @@ def small_int(param: Param, profile: Profile) -> st.SearchStrategy[int]:
 @functools.lru_cache(maxsize=None)
 def small_float(param: Param) -> st.SearchStrategy[float]:
     """A real parameter (SimAM's lambda): its default half the time, else powers of two across its range."""
-    low, high = float(param.minimum), float(param.maximum if param.maximum is not None else max(1.0, 1024 * low))
+    low = float(param.minimum)
+    high = float(param.maximum if param.maximum is not None else max(1.0, 1024 * low))
     if low > 0:
         values = st.integers(math.ceil(math.log2(low)), math.floor(math.log2(high))).map(lambda e: 2.0**e)
     else:

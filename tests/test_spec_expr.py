@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.expr import FUNCTIONS, MAX_DEPTH, MAX_INT_BITS, MAX_SOURCE_CHARS, Expr, ExprError, evaluate
+from conformance.expr import FUNCTIONS, MAX_DEPTH, MAX_SOURCE_CHARS, Expr, ExprError, evaluate
 
 VALUE_TYPES = (int, float, bool, str)
 
