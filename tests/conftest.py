@@ -130,6 +130,13 @@ def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: b
             return
 
 
+def overlong_lines(text: str, width: int = 80) -> list[str]:
+    """Lines wider than ``width`` that could have been wrapped: one word alone on its line (a path
+    longer than the terminal, as deep temporary folders make) cannot be, and is not counted."""
+    return [line for line in text.splitlines()
+            if len(line) > width and len(line.removesuffix(" \\").split()) > 1]
+
+
 def printed_commands(text: str, label: str = "reproduce: ") -> list[str]:
     """The commands a report printed after ``label``, each joined from its wrapped lines (continued
     with a backslash, or inside a quoted argument) as a shell would read them."""

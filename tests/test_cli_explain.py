@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from conftest import printed_commands, run_python
+from conftest import overlong_lines, printed_commands, run_python
 from conformance import certify
 from conformance.certificate import write_json
 from conformance.clauses import CLAUSES, clauses_for
@@ -59,7 +59,7 @@ def test_list_shows_every_clause_of_every_block_grouped():
         assert listed == [c.id for c in clauses_for(name, SPEC)]
     assert "needs CUDA" in text
     assert CLAUSES["params.count"].summary in " ".join(text.split())
-    assert all(len(line) <= 80 for line in text.splitlines())
+    assert not overlong_lines(text)
 
 
 def test_list_one_block():
@@ -301,11 +301,11 @@ def test_explain_names_the_authors_code_of_a_block_the_documents_do_not_define()
     text = explain(SPEC, "coord_attention::oracle.output")
     assert "the authors' code: github.com/Andrew-Qibin/CoordAttention" in " ".join(text.split())
     assert "not in the documents" not in text and "documents not" not in text
-    assert all(len(line) <= 80 for line in text.splitlines())
+    assert not overlong_lines(text)
 
 
 def test_replay_output_fits_80_columns(broken, tmp_path, monkeypatch):
     project = copy_project(broken, tmp_path)
     monkeypatch.chdir(project)
     text, _ = replay("broken.json", timeout=120)
-    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert not overlong_lines(text), text

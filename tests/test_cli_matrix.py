@@ -3,7 +3,7 @@ written to a file only with ``--output``."""
 
 import json
 
-from conftest import run_cli
+from conftest import overlong_lines, run_cli
 from conformance.matrix import render
 
 
@@ -47,6 +47,6 @@ def test_two_certificates_of_one_file_are_told_apart_and_fit_80_columns(tmp_path
     text = render([first, second], ["run1/alpha.json", "run2/alpha.json"])
     assert "## `alpha`" in text and "## `alpha (onnx)`" in text
     assert "certificate `run1/alpha.json`" in text and "certificate `run2/alpha.json`" in text
-    assert all(len(line) <= 80 for line in text.splitlines())
+    assert not overlong_lines(text)
     assert "certify-*" not in text
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import CORPUS, ROOT, run_cli, run_python
+from conftest import CORPUS, ROOT, overlong_lines, run_cli, run_python
 from conformance import spec as spec_module
 from conformance import torchstat_tables
 from conformance.spec import load_spec
@@ -314,7 +314,7 @@ def test_stat_tabulates_any_target_and_compares_the_documents_for_theirs(target,
     text = out.getvalue()
     assert ("every figure equals the documents'" in text) is compared
     assert "SE — Squeeze-and-Excitation" in text and "params 512 vs the spec's param_count formula 512: ✓" in text
-    assert all(len(line) <= 80 for line in text.splitlines()), [line for line in text.splitlines() if len(line) > 80]
+    assert not overlong_lines(text), overlong_lines(text)
 
 
 def test_stat_of_a_target_without_blocks_is_an_error(tmp_path):
