@@ -49,12 +49,16 @@ def _odd_up(value: object) -> int:
     return n if n % 2 else n + 1
 
 
-def _make_divisible(value: object, divisor: object) -> int:
-    """timm's rounding of a hidden width to the nearest multiple of ``divisor`` (at least one)."""
+def _make_divisible(value: object, divisor: object, round_limit: object = 0) -> int:
+    """timm's rounding of a hidden width to the nearest multiple of ``divisor`` (at least one), one
+    ``divisor`` more where that fell below ``round_limit`` times the value (timm's default 0.9; 0 by
+    default here, as timm's squeeze-excitation and global-context layers call it)."""
     v, d = _number("make_divisible", value), _number("make_divisible", divisor)
+    limit = _number("make_divisible", round_limit)
     if not isinstance(d, int) or d < 1:
         raise ExprError("make_divisible() needs a positive integer divisor")
-    return max(d, int(v + d / 2) // d * d)
+    rounded = max(d, int(v + d / 2) // d * d)
+    return rounded + d if rounded < limit * v else rounded
 
 
 def _log2(value: object) -> float:

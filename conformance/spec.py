@@ -242,10 +242,24 @@ class BlockSpec:
         return {p.name: p.default for p in self.params if p.default is not None}
 
     def sample_setting(self) -> dict[str, Value]:
-        """The documents' defaults, and 64 for a parameter without one (the channel count): the one
-        setting at which whole-block questions are asked (does a declared domain or a variant's
-        ``unless`` hold? which classes make up the block?)."""
-        return {p.name: p.default if p.default is not None else 64 for p in self.params}
+        """The documents' defaults, and for a parameter without one (the channel count) the first
+        value from 64 up that the domain allows (64 if none does): the one setting at which
+        whole-block questions are asked (does a declared domain or a variant's ``unless`` hold?
+        which classes make up the block?)."""
+        return dict(self._sample)
+
+    @functools.cached_property
+    def _sample(self) -> dict[str, Value]:
+        setting = {p.name: p.default if p.default is not None else 64 for p in self.params}
+        free = [p.name for p in self.params if p.default is None]
+        for value in range(64, 64 * 64 + 1) if len(free) == 1 else ():
+            candidate = {**setting, free[0]: value}
+            try:
+                if self.domain_violation(candidate) is None:
+                    return candidate
+            except (ExprError, DomainError, ArithmeticError, TypeError, ValueError):
+                break  # a formula that cannot be evaluated: the loader reports it at its own line
+        return setting
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -596,10 +610,7 @@ class _Builder:
 
     def sample_settings(self, block: BlockSpec) -> list[tuple[dict[str, int], dict[str, Value]]]:
         """A few points of the domain, under the plain spec and with each variant option switched."""
-        base = dict(block.defaults)
-        for p in block.params:
-            if p.default is None:
-                base[p.name] = max(p.minimum, 64)
+        base = block.sample_setting()
         variants: list[dict[str, Value]] = [{}]
         for v in block.variants:
             if isinstance(v.default, bool):
