@@ -169,6 +169,25 @@ class Expr:
                 pinned[node.left.id] = tuple(v for v in pinned.get(node.left.id, values) if v in values)
         return pinned
 
+    @functools.cached_property
+    def multiples(self) -> dict[str, tuple["Expr", ...]]:
+        """The names that a top-level conjunct ``name % e == 0`` makes multiples of the formula ``e``
+        (a grouped convolution's ``in_channel % G == 0``), so the strategies draw multiples instead
+        of rejecting every other value."""
+        tree = self.tree
+        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+        found: dict[str, tuple[Expr, ...]] = {}
+        for node in conjuncts:
+            if (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)
+                    and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mod)
+                    and isinstance(node.left.left, ast.Name) and isinstance(node.comparators[0], ast.Constant)
+                    and node.comparators[0].value == 0):
+                step = node.left.right
+                names = frozenset(n.id for n in ast.walk(step) if isinstance(n, ast.Name) and n.id not in ("True", "False"))
+                factor = Expr(ast.get_source_segment(self.source.strip(), step) or ast.unparse(step), step, names)
+                found[node.left.left.id] = found.get(node.left.left.id, ()) + (factor,)
+        return found
+
     def __str__(self) -> str:
         return self.source
 

@@ -312,10 +312,13 @@ class BlockSpec:
                 return f"{rule.check} is false: {rule.why}"
         return None
 
-    def input_violation(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int]) -> str | None:
-        """Why this input is outside what the setting can take (e.g. BatchNorm on one value), or None."""
+    def input_violation(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int],
+                        training: bool = True) -> str | None:
+        """Why this input is outside what the setting can take (e.g. BatchNorm on one value), or None.
+        ``training``: whether the input must be taken in train mode too (cases are drawn for both
+        modes; a clause judging eval mode alone, e.g. single samples of a batch, asks for eval only)."""
         batch, channels, height, width = input_shape
-        scope = {**env, "B": batch, "C": channels, "H": height, "W": width}
+        scope = {**env, "B": batch, "C": channels, "H": height, "W": width, "training": training}
         for rule in self.input_domain:
             if not rule.check.evaluate(scope):
                 return f"{rule.check} is false: {rule.why}"
@@ -653,7 +656,8 @@ class _Builder:
             with_input = {**env, "B": 2, "C": env.get("C", 8), "H": 3, "W": 5}
             self.evaluate(block.error_budget, with_input, at + ("error_budget",))
             for i, rule in enumerate(block.input_domain):
-                self.evaluate(rule.check, with_input, at + ("input_domain", i, "check"))
+                for training in (True, False):
+                    self.evaluate(rule.check, {**with_input, "training": training}, at + ("input_domain", i, "check"))
             for inv in block.invariants:
                 for key, expr in [("unless", inv.unless), ("train", inv.train), *inv.args.items()]:
                     if isinstance(expr, Expr):
