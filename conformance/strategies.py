@@ -256,7 +256,9 @@ def _deployed_cases(block: BlockSpec, profile: Profile, clause, dtypes: tuple[st
         kwargs = dict(kwargs)
         budget = clause.max_numel or profile.max_numel
         batch = draw(size(clause.min_batch, profile.max_batch), label="batch")
-        side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
+        # the artifact's channels are fixed: sides of 2 at least, so an input domain that needs two
+        # positions (a standard deviation over H W) can be met whatever the clause's size cap
+        side_cap = max(2, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
         height = draw(size(1, side_cap), label="height")
         width = draw(size(1, side_cap), label="width")
         shape = (batch, channels, height, width)
