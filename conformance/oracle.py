@@ -177,16 +177,14 @@ def batch_norm(x, weight, bias, training: bool):
 
 
 def _normalised(x, dims, eps: float):
-    """(x - mean) / sqrt(biased variance + eps) over ``dims``: the statistics of every normalisation
-    layer. Over n values none lies further than sqrt(n - 1) standard deviations from their mean, so
-    a normalised value is known within 2 sqrt(n - 1), however ill-conditioned (two nearly equal values)."""
+    """(x - mean) / sqrt(biased variance + eps) over ``dims``: the statistics of every normalisation layer.
+
+    Its exact value lies within sqrt(n - 1) of zero, but an implementation's need not: one that
+    computes x * rstd - mean * rstd (torch's GroupNorm) rounds terms of size |x| rstd, up to
+    |x| / sqrt(eps), so no interval is claimed here (an ill-conditioned case gets a wide bound)."""
     mean = x.mean(dim=dims, keepdim=True)
     centred = x - mean
-    normalised = centred / (centred.pow(2).mean(dim=dims, keepdim=True) + eps).sqrt()
-    if isinstance(normalised, Bounded):
-        n = math.prod(x.shape[d] for d in dims)
-        normalised = normalised.within(2 * math.sqrt(n - 1))
-    return normalised
+    return centred / (centred.pow(2).mean(dim=dims, keepdim=True) + eps).sqrt()
 
 
 # ---------------------------------------------------------------- gates
