@@ -206,8 +206,9 @@ class Bounded:
 
     def __mul__(self, other):
         other = self._operand(other, self)
-        # an exact zero times anything finite is exactly zero: 0 * inf counts as 0, never NaN
-        e = (self.v.abs() * other.e + self.e * other.v.abs() + self.e * other.e).nan_to_num(nan=0.0)
+        # an exact zero times anything is exactly zero: in each term 0 * inf counts as 0, never NaN
+        terms = (self.v.abs() * other.e, self.e * other.v.abs(), self.e * other.e)
+        e = sum(term.nan_to_num(nan=0.0, posinf=math.inf) for term in terms)
         return self._result(other, self.v * other.v, e)
 
     __rmul__ = __mul__

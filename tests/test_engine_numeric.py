@@ -218,7 +218,9 @@ def test_a_gate_is_never_off_by_more_than_one_and_zero_times_inf_is_zero():
                          torch.float32)
         gate, shares = logits.sigmoid(), logits.softmax(1)
         product = Bounded.exact(torch.tensor([[0.0, 2.0]]), torch.float32) * gate
+        unknown = logits * Bounded.exact(torch.tensor([[0.5, 2.0]]), torch.float32)  # unknown times exact stays unknown
     assert (gate.e <= 1 + 1e-6).all() and (shares.e <= 1 + 1e-6).all()
+    assert (unknown.e == math.inf).all()
     assert product.e[0, 0].item() <= torch.finfo(torch.float32).tiny and product.e[0, 1].item() <= 2 * (1 + 1e-6)
 
 
