@@ -20,8 +20,9 @@ Each rule is a worst case over summation orders, so clauses compare |found - v| 
 element by element: strict where the computation is well conditioned, lenient exactly where float
 arithmetic cannot do better. ``Precision`` says how matmuls and convolutions round (strict IEEE,
 TF32 operands, autocast to bfloat16/float16). A ``Tracker`` records, while a recipe runs, how close
-any ReLU or clamp input came to its kink and any max to a tie, and whether a value overflowed the
-dtype: gradients are only compared where the block is differentiable.
+any ReLU or clamp input came to its kink and any max to a tie, whether a normalisation ran over a
+single value, and whether a value overflowed the dtype: gradients are only compared where the
+block is differentiable and well conditioned.
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ class Tracker:
         if ratio < self.nearest_kink:
             self.nearest_kink, self.kink_where = ratio, what
 
+    def note_degenerate(self, what: str) -> None:
+        """A point where the derivative exists but every implementation computes it as a difference of
+        far larger terms (a normalisation over a single value: exactly zero, from terms 1 / sqrt(eps)
+        times larger): gradients are not judged here, as at a kink."""
+        if self.nearest_kink > 0:
+            self.nearest_kink, self.kink_where = 0.0, what
+
     def note_range(self, v, e, dtype, what: str) -> None:
         if self.overflow or dtype != torch.float16 or not v.numel():
             return  # only float16's range (65504) is within reach of the drawn magnitudes
@@ -102,6 +110,11 @@ def tracking(precision: Precision, relative_margin: float = 1e-9, sigmoid_error:
 
 def _tracker() -> Tracker:
     return _TRACKER.get()
+
+
+def note_degenerate(what: str) -> None:
+    """Tell the running evaluation's tracker that gradients cannot be judged here (Tracker.note_degenerate)."""
+    _tracker().note_degenerate(what)
 
 
 def _rounding(v, dtype):

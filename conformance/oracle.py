@@ -181,7 +181,11 @@ def _normalised(x, dims, eps: float):
 
     Its exact value lies within sqrt(n - 1) of zero, but an implementation's need not: one that
     computes x * rstd - mean * rstd (torch's GroupNorm) rounds terms of size |x| rstd, up to
-    |x| / sqrt(eps), so no interval is claimed here (an ill-conditioned case gets a wide bound)."""
+    |x| / sqrt(eps), so no interval is claimed here (an ill-conditioned case gets a wide bound).
+    Over a single value its derivative is exactly zero, which implementations compute from terms
+    1 / sqrt(eps) times larger: the tracker takes the case out of the gradient checks."""
+    if isinstance(x, Bounded) and math.prod(x.shape[d] for d in dims) == 1:
+        numeric.note_degenerate("a normalisation over a single value")
     mean = x.mean(dim=dims, keepdim=True)
     centred = x - mean
     return centred / (centred.pow(2).mean(dim=dims, keepdim=True) + eps).sqrt()
