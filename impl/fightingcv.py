@@ -182,10 +182,11 @@ def load_selective_kernel(module, state):
                       f"paths.{m}.bn.weight": f"convs.{m}.bn.weight", f"paths.{m}.bn.bias": f"convs.{m}.bn.bias"})
     names.update({"attn.fc_reduce.weight": "fc.weight", "attn.fc_reduce.bias": "fc.bias"})
     # the select layer's M C rows are path-major: rows m C .. (m + 1) C are fcs[m]
-    rows = {}
+    split = dict(state)
     for kind in ("weight", "bias"):
-        for m, part in enumerate(state[f"attn.fc_select.{kind}"].chunk(paths, 0)):
-            rows[f"attn.fc_select.{m}.{kind}"] = part
+        for m in range(paths):
             names[f"attn.fc_select.{m}.{kind}"] = f"fcs.{m}.{kind}"
-    whole = {k: v for k, v in state.items() if not k.startswith("attn.fc_select.")}
-    _load(module, {**whole, **rows}, names)
+        if f"attn.fc_select.{kind}" in split:
+            for m, part in enumerate(split.pop(f"attn.fc_select.{kind}").chunk(paths, 0)):
+                split[f"attn.fc_select.{m}.{kind}"] = part
+    _load(module, split, names)
