@@ -261,6 +261,39 @@ class BlockSpec:
                 break  # a formula that cannot be evaluated: the loader reports it at its own line
         return setting
 
+    def setting_for(self, input_shape: tuple[int, int, int, int], training: bool = False) -> tuple[dict[str, Value], str]:
+        """The setting that tabulates or benchmarks this block at ``input_shape`` [B, C, H, W]: the
+        documents' defaults with in_channel = C; where they lie outside the domain, or outside an
+        input-domain rule that a parameter takes part in, one parameter moved to the nearest value
+        that fits (Shuffle Attention's groups 64 at C = 32 becomes 16; SGE's groups must divide C),
+        with a note saying so. Rules no setting can meet (SimAM's H W >= 2) are left to the caller.
+        DomainError when no single move fits."""
+        base = {p.name: input_shape[1] if p.name == "in_channel" else p.default for p in self.params}
+        why = self._unfit(base, input_shape, training)
+        if why is None:
+            return base, ""
+        for p in self.params:
+            if p.name == "in_channel" or p.default is None:
+                continue
+            for value in _nearby(p):
+                candidate = {**base, p.name: value}
+                if self._unfit(candidate, input_shape, training) is None:
+                    return candidate, (f"{p.name}={p.default!r} (the default) does not fit the input {list(input_shape)} "
+                                       f"({why}); {p.name}={value!r} is the nearest value that does")
+        raise DomainError(f"{self.name} at input {list(input_shape)}: {why}")
+
+    def _unfit(self, kwargs: Mapping[str, Value], input_shape: tuple[int, int, int, int], training: bool) -> str | None:
+        why = self.domain_violation(kwargs)
+        if why:
+            return why
+        batch, channels, height, width = input_shape
+        scope = {**self.env(kwargs), "B": batch, "C": channels, "H": height, "W": width, "training": training}
+        params = {p.name for p in self.params}
+        for rule in self.input_domain:
+            if rule.check.names & params and not rule.check.evaluate(scope):
+                return f"{rule.check} is false: {rule.why}"
+        return None
+
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
 
@@ -342,6 +375,20 @@ class BlockSpec:
 
     def invariant(self, invariant_id: str) -> InvariantUse | None:
         return next((i for i in self.invariants if i.id == invariant_id), None)
+
+
+def _nearby(param: Param) -> list[Value]:
+    """A parameter's valid values other than its default, nearest first: integers by distance (the
+    smaller first on a tie), real numbers by factors of two."""
+    default = param.default
+    if param.type == "float":
+        steps = sorted((k for k in range(-40, 41) if k), key=lambda k: (abs(k), k))
+        values = [default * 2.0**k for k in steps]
+    else:
+        high = param.maximum if param.maximum is not None else 4 * default + 64
+        values = sorted((v for v in range(int(param.minimum), int(high) + 1) if v != default),
+                        key=lambda v: (abs(v - default), v))
+    return [v for v in values if param.check(v) is None]
 
 
 @dataclass(frozen=True)
