@@ -355,8 +355,7 @@ class ShuffleAttention(nn.Module):
         first, second = torch.split(rows, c // (2 * self.groups), dim=1)
         first = first * self.sigmoid(self.cweight * first.mean(dim=(2, 3), keepdim=True) + self.cbias)
         second = second * self.sigmoid(self.sweight * self.gn(second) + self.sbias)
-        joined = torch.cat([first, second], dim=1).reshape(b, 2, c // 2, h, w)
-        return joined.transpose(1, 2).reshape(b, c, h, w)
+        return torch.cat([first, second], dim=1).reshape(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 class SpatialGroupEnhance(nn.Module):
