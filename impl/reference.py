@@ -354,7 +354,9 @@ class ShuffleAttention(nn.Module):
         rows = x.reshape(b * self.groups, c // self.groups, h, w)
         first, second = torch.split(rows, c // (2 * self.groups), dim=1)
         first = first * self.sigmoid(self.cweight * first.mean(dim=(2, 3), keepdim=True) + self.cbias)
-        second = second * self.sigmoid(self.sweight * self.gn(second) + self.sbias)
+        # contiguous: torch 2.13's GroupNorm backward crashes (SIGSEGV) on a channel slice of a
+        # channels_last tensor when only its weight and bias need gradients
+        second = second * self.sigmoid(self.sweight * self.gn(second.contiguous()) + self.sbias)
         return torch.cat([first, second], dim=1).reshape(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 

@@ -2,8 +2,10 @@
 channel_shuffle helper that reshapes to [B, 2, C / 2, H, W], permutes and flattens.
 
 Parameters in the authors' order (cweight, cbias, sweight, sbias, then the GroupNorm's), the
-pooling as an adaptive average pool of size 1 (the spatial mean), the gates as nn.Sigmoid.
-Must be accepted.
+pooling as an adaptive average pool of size 1 (the spatial mean), the gates as nn.Sigmoid. The
+second half is made contiguous before the GroupNorm: on a channel slice of a channels_last input,
+torch 2.13's GroupNorm backward crashes (SIGSEGV) when only its parameters need gradients (the
+authors' code does so in training with a frozen input). Must be accepted.
 """
 
 import torch
@@ -34,7 +36,7 @@ class ShuffleAttention(nn.Module):
         b, c, h, w = x.shape
         x0, x1 = x.reshape(b * self.groups, -1, h, w).chunk(2, dim=1)
         x0 = x0 * self.gate(self.cweight * self.pool(x0) + self.cbias)
-        x1 = x1 * self.gate(self.sweight * self.gn(x1) + self.sbias)
+        x1 = x1 * self.gate(self.sweight * self.gn(x1.contiguous()) + self.sbias)
         return channel_shuffle(torch.cat([x0, x1], dim=1).reshape(b, -1, h, w), 2)
 
 
