@@ -87,7 +87,7 @@ def test_block(benchmark, impl, block, pass_, shape):
     benchmark.extra_info.update(impl=impl, block=block, pass_=pass_, shape=list(shape))
     try:
         factory = getattr(IMPLS[impl], support.SPEC.block(block).factory)
-        module = factory(**support.block_kwargs(block, shape[1])).to(SETTINGS.device)
+        module = factory(**support.block_kwargs(block, shape)).to(SETTINGS.device)
         call, reset = _one_call(module, x, grad_out, pass_)
         call()  # a trial call: an implementation that raises becomes an error row
         reset()

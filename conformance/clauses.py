@@ -602,7 +602,11 @@ def check_batch_independent(subject: Subject, case: Case) -> None:
     use = subject.block.invariant("batch_independent")
     modes = _modes(subject) if use.holds_in_train_mode(subject.env(case)) else (False,)
     values = input_values(case)
+    single = (1, *case.input_shape[1:])
     for training in modes:
+        why = subject.block.input_violation(subject.env(case), single, training)
+        if why:  # e.g. a GroupNorm of one value per channel: the batch is valid, a sample alone is not
+            raise Unjudgeable(f"a single sample {list(single)} is outside the input domain: {why}")
         module, bound, _ = _comparable(subject, case, training)
         whole = call(subject, module, make_input(subject, case))
         for i in range(case.input_shape[0]):

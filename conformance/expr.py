@@ -49,12 +49,16 @@ def _odd_up(value: object) -> int:
     return n if n % 2 else n + 1
 
 
-def _make_divisible(value: object, divisor: object) -> int:
-    """timm's rounding of a hidden width to the nearest multiple of ``divisor`` (at least one)."""
+def _make_divisible(value: object, divisor: object, round_limit: object = 0) -> int:
+    """timm's rounding of a hidden width to the nearest multiple of ``divisor`` (at least one), one
+    ``divisor`` more where that fell below ``round_limit`` times the value (timm's default 0.9; 0 by
+    default here, as timm's squeeze-excitation and global-context layers call it)."""
     v, d = _number("make_divisible", value), _number("make_divisible", divisor)
+    limit = _number("make_divisible", round_limit)
     if not isinstance(d, int) or d < 1:
         raise ExprError("make_divisible() needs a positive integer divisor")
-    return max(d, int(v + d / 2) // d * d)
+    rounded = max(d, int(v + d / 2) // d * d)
+    return rounded + d if rounded < limit * v else rounded
 
 
 def _log2(value: object) -> float:
@@ -164,6 +168,25 @@ class Expr:
                 values = tuple(element.value for element in node.comparators[0].elts)  # literals: _check
                 pinned[node.left.id] = tuple(v for v in pinned.get(node.left.id, values) if v in values)
         return pinned
+
+    @functools.cached_property
+    def multiples(self) -> dict[str, tuple["Expr", ...]]:
+        """The names that a top-level conjunct ``name % e == 0`` makes multiples of the formula ``e``
+        (a grouped convolution's ``in_channel % G == 0``), so the strategies draw multiples instead
+        of rejecting every other value."""
+        tree = self.tree
+        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+        found: dict[str, tuple[Expr, ...]] = {}
+        for node in conjuncts:
+            if (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)
+                    and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mod)
+                    and isinstance(node.left.left, ast.Name) and isinstance(node.comparators[0], ast.Constant)
+                    and node.comparators[0].value == 0):
+                step = node.left.right
+                names = frozenset(n.id for n in ast.walk(step) if isinstance(n, ast.Name) and n.id not in ("True", "False"))
+                factor = Expr(ast.get_source_segment(self.source.strip(), step) or ast.unparse(step), step, names)
+                found[node.left.left.id] = found.get(node.left.left.id, ()) + (factor,)
+        return found
 
     def __str__(self) -> str:
         return self.source

@@ -12,14 +12,17 @@ bounds). Rules, with u the unit roundoff of the result's dtype and N the number 
 - sum of N terms: sum of the terms' bounds + N u_acc sum|terms| (any summation order);
 - dot products (linear, conv): |W| e_x + (operand rounding + K u_acc) |W||x| (+ rounding of the result);
 - sigmoid: its largest slope within [z - e, z + e] times e; ReLU, clamp, max: 1-Lipschitz, exact;
+- exp: exp(z) (exp(e) - 1), exact for any e; softmax: each share s_i moves by at most the factor
+  exp(e_i + log sum_j s_j exp(e_j)) (convexity), plus the rounding of a shifted exp and of the sum;
 - products and quotients: first-order propagation; every result: + u |v| + the dtype's tiny (underflow).
 
 Each rule is a worst case over summation orders, so clauses compare |found - v| <= SAFETY * e
 element by element: strict where the computation is well conditioned, lenient exactly where float
 arithmetic cannot do better. ``Precision`` says how matmuls and convolutions round (strict IEEE,
 TF32 operands, autocast to bfloat16/float16). A ``Tracker`` records, while a recipe runs, how close
-any ReLU or clamp input came to its kink and any max to a tie, and whether a value overflowed the
-dtype: gradients are only compared where the block is differentiable.
+any ReLU or clamp input came to its kink and any max to a tie, whether a normalisation ran over a
+single value, and whether a value overflowed the dtype: gradients are only compared where the
+block is differentiable and well conditioned.
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ class Tracker:
         if ratio < self.nearest_kink:
             self.nearest_kink, self.kink_where = ratio, what
 
+    def note_degenerate(self, what: str) -> None:
+        """A point where the derivative exists but every implementation computes it as a difference of
+        far larger terms (a normalisation over a single value: exactly zero, from terms 1 / sqrt(eps)
+        times larger): gradients are not judged here, as at a kink."""
+        if self.nearest_kink > 0:
+            self.nearest_kink, self.kink_where = 0.0, what
+
     def note_range(self, v, e, dtype, what: str) -> None:
         if self.overflow or dtype != torch.float16 or not v.numel():
             return  # only float16's range (65504) is within reach of the drawn magnitudes
@@ -100,6 +110,11 @@ def tracking(precision: Precision, relative_margin: float = 1e-9, sigmoid_error:
 
 def _tracker() -> Tracker:
     return _TRACKER.get()
+
+
+def note_degenerate(what: str) -> None:
+    """Tell the running evaluation's tracker that gradients cannot be judged here (Tracker.note_degenerate)."""
+    _tracker().note_degenerate(what)
 
 
 def _rounding(v, dtype):
@@ -204,7 +219,9 @@ class Bounded:
 
     def __mul__(self, other):
         other = self._operand(other, self)
-        e = self.v.abs() * other.e + self.e * other.v.abs() + self.e * other.e
+        # an exact zero times anything is exactly zero: in each term 0 * inf counts as 0, never NaN
+        terms = (self.v.abs() * other.e, self.e * other.v.abs(), self.e * other.e)
+        e = sum(term.nan_to_num(nan=0.0, posinf=math.inf) for term in terms)
         return self._result(other, self.v * other.v, e)
 
     __rmul__ = __mul__
@@ -224,7 +241,9 @@ class Bounded:
     def sqrt(self):
         v = self.v.sqrt()
         low = (self.v - self.e).clamp_min(0).sqrt()
-        return self._unary(v, self.e / (v + low).clamp_min(torch.finfo(torch.float64).tiny))
+        # sqrt(a) - sqrt(a - e) = e / (sqrt(a) + sqrt(a - e)), and never more than sqrt(e) (at a = 0)
+        moved = torch.minimum(self.e / (v + low).clamp_min(torch.finfo(torch.float64).tiny), self.e.sqrt())
+        return self._unary(v, moved)
 
     # ------------------------------------------------------------ nonlinearities
     def sigmoid(self):
@@ -234,7 +253,34 @@ class Bounded:
         slope = nearest.sigmoid() * (1 - nearest.sigmoid())
         # a runtime's approximate sigmoid (onnxruntime's) is accurate to an absolute error, not a relative one
         approximation = _tracker().sigmoid_error if self.rounds_as != torch.float64 else 0.0
-        return self._unary(v, slope * self.e + 3 * _rounding(v, self.rounds_as) + approximation)  # 4 roundings in all
+        out = self._unary(v, slope * self.e + 3 * _rounding(v, self.rounds_as) + approximation)  # 4 roundings in all
+        return out.within(1.0)  # a gate in [0, 1]
+
+    def within(self, width: float) -> "Bounded":
+        """The same value, known to lie in an interval ``width`` wide whatever its inputs (a sigmoid,
+        a softmax share, a normalised value): no error can exceed that width (plus its own rounding)."""
+        limit = width * (1 + 4 * unit(self.rounds_as))
+        return Bounded(self.v, self.e.clamp_max(limit), self.dtype, self.rounds_as)
+
+    def exp(self):
+        v = self.v.exp()
+        # exp(z + d) - exp(z) <= exp(z) (exp(e) - 1) for every |d| <= e: sound beyond first order
+        spread = (v * torch.expm1(self.e)).nan_to_num(nan=math.inf)
+        return self._unary(v, spread + 2 * _rounding(v, self.rounds_as))  # a library exp: within 2 roundings
+
+    def softmax(self, dim: int):
+        """exp(z_i - max z) / sum_j exp(z_j - max z) along ``dim`` (see the module docstring)."""
+        z = self.v - self.v.amax(dim, keepdim=True)  # the shift is exact here and cancels in the quotient
+        s = z.softmax(dim)
+        # With |d_j| <= e_j, s_i' / s_i = exp(d_i) / sum_j s_j exp(d_j) lies within exp(-/+(e_i + L)),
+        # L = log sum_j s_j exp(e_j) >= sum_j s_j e_j (Jensen): for every d, not only to first order.
+        reach = torch.logsumexp(s.log() + self.e, dim, keepdim=True)
+        spread = (s * torch.expm1(self.e + reach)).nan_to_num(nan=math.inf)
+        # rounding: z_j - max (u |z_j|) and exp (2u) per term, the sum of n terms, the quotient
+        u = accumulation_unit(self.rounds_as)
+        term = u * (z.abs() + 2)
+        rounding = s * (term + (s * term).sum(dim, keepdim=True) + gamma(self.v.shape[dim], u) + u)
+        return self._unary(s, spread + rounding).within(1.0)  # shares in [0, 1]
 
     def clamp(self, low=None, high=None):
         tracker = _tracker()
@@ -324,12 +370,21 @@ def conv1d(x, weight, bias=None, padding: int = 0, circular: bool = False):
     return _dot_product(x, weight, bias, apply, _plain(weight)[0].numel())
 
 
-def conv2d(x, weight, bias=None, padding: int = 0):
+def conv2d(x, weight, bias=None, padding: int = 0, dilation: int = 1, groups: int = 1):
+    """Cross-correlation with zero padding, dilation and groups (each output sums weight[0].numel() terms)."""
     functional = torch.nn.functional
-    apply = lambda values, w, b: functional.conv2d(values, w, b, padding=padding)  # noqa: E731
+
+    def apply(values, w, b):
+        return functional.conv2d(values, w, b, padding=padding, dilation=dilation, groups=groups)
+
     if not isinstance(x, Bounded):
         return apply(x, weight, bias)
     return _dot_product(x, weight, bias, apply, _plain(weight)[0].numel())
+
+
+def softmax(x, dim: int):
+    """Softmax along ``dim`` of a tensor or a ``Bounded`` (whose rule is Bounded.softmax)."""
+    return x.softmax(dim)
 
 
 def cat(tensors: Sequence, dim: int):

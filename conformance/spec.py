@@ -243,10 +243,57 @@ class BlockSpec:
         return {p.name: p.default for p in self.params if p.default is not None}
 
     def sample_setting(self) -> dict[str, Value]:
-        """The documents' defaults, and 64 for a parameter without one (the channel count): the one
-        setting at which whole-block questions are asked (does a declared domain or a variant's
-        ``unless`` hold? which classes make up the block?)."""
-        return {p.name: p.default if p.default is not None else 64 for p in self.params}
+        """The documents' defaults, and for a parameter without one (the channel count) the first
+        value from 64 up that the domain allows (64 if none does): the one setting at which
+        whole-block questions are asked (does a declared domain or a variant's ``unless`` hold?
+        which classes make up the block?)."""
+        return dict(self._sample)
+
+    @functools.cached_property
+    def _sample(self) -> dict[str, Value]:
+        setting = {p.name: p.default if p.default is not None else 64 for p in self.params}
+        free = [p.name for p in self.params if p.default is None]
+        for value in range(64, 64 * 64 + 1) if len(free) == 1 else ():
+            candidate = {**setting, free[0]: value}
+            try:
+                if self.domain_violation(candidate) is None:
+                    return candidate
+            except (ExprError, DomainError, ArithmeticError, TypeError, ValueError):
+                break  # a formula that cannot be evaluated: the loader reports it at its own line
+        return setting
+
+    def setting_for(self, input_shape: tuple[int, int, int, int], training: bool = False) -> tuple[dict[str, Value], str]:
+        """The setting that tabulates or benchmarks this block at ``input_shape`` [B, C, H, W]: the
+        documents' defaults with in_channel = C; where they lie outside the domain, or outside an
+        input-domain rule that a parameter takes part in, one parameter moved to the nearest value
+        that fits (Shuffle Attention's groups 64 at C = 32 becomes 16; SGE's groups must divide C),
+        with a note saying so. Rules no setting can meet (SimAM's H W >= 2) are left to the caller.
+        DomainError when no single move fits."""
+        base = {p.name: input_shape[1] if p.name == "in_channel" else p.default for p in self.params}
+        why = self._unfit(base, input_shape, training)
+        if why is None:
+            return base, ""
+        for p in self.params:
+            if p.name == "in_channel" or p.default is None:
+                continue
+            for value in _nearby(p):
+                candidate = {**base, p.name: value}
+                if self._unfit(candidate, input_shape, training) is None:
+                    return candidate, (f"{p.name}={p.default!r} (the default) does not fit the input {list(input_shape)} "
+                                       f"({why}); {p.name}={value!r} is the nearest value that does")
+        raise DomainError(f"{self.name} at input {list(input_shape)}: {why}")
+
+    def _unfit(self, kwargs: Mapping[str, Value], input_shape: tuple[int, int, int, int], training: bool) -> str | None:
+        why = self.domain_violation(kwargs)
+        if why:
+            return why
+        batch, channels, height, width = input_shape
+        scope = {**self.env(kwargs), "B": batch, "C": channels, "H": height, "W": width, "training": training}
+        params = {p.name for p in self.params}
+        for rule in self.input_domain:
+            if rule.check.names & params and not rule.check.evaluate(scope):
+                return f"{rule.check} is false: {rule.why}"
+        return None
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -299,10 +346,13 @@ class BlockSpec:
                 return f"{rule.check} is false: {rule.why}"
         return None
 
-    def input_violation(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int]) -> str | None:
-        """Why this input is outside what the setting can take (e.g. BatchNorm on one value), or None."""
+    def input_violation(self, env: Mapping[str, Value], input_shape: tuple[int, int, int, int],
+                        training: bool = True) -> str | None:
+        """Why this input is outside what the setting can take (e.g. BatchNorm on one value), or None.
+        ``training``: whether the input must be taken in train mode too (cases are drawn for both
+        modes; a clause judging eval mode alone, e.g. single samples of a batch, asks for eval only)."""
         batch, channels, height, width = input_shape
-        scope = {**env, "B": batch, "C": channels, "H": height, "W": width}
+        scope = {**env, "B": batch, "C": channels, "H": height, "W": width, "training": training}
         for rule in self.input_domain:
             if not rule.check.evaluate(scope):
                 return f"{rule.check} is false: {rule.why}"
@@ -326,6 +376,20 @@ class BlockSpec:
 
     def invariant(self, invariant_id: str) -> InvariantUse | None:
         return next((i for i in self.invariants if i.id == invariant_id), None)
+
+
+def _nearby(param: Param) -> list[Value]:
+    """A parameter's valid values other than its default, nearest first: integers by distance (the
+    smaller first on a tie), real numbers by factors of two."""
+    default = param.default
+    if param.type == "float":
+        steps = sorted((k for k in range(-40, 41) if k), key=lambda k: (abs(k), k))
+        values = [default * 2.0**k for k in steps]
+    else:
+        high = param.maximum if param.maximum is not None else 4 * default + 64
+        values = sorted((v for v in range(int(param.minimum), int(high) + 1) if v != default),
+                        key=lambda v: (abs(v - default), v))
+    return [v for v in values if param.check(v) is None]
 
 
 @dataclass(frozen=True)
@@ -598,10 +662,7 @@ class _Builder:
 
     def sample_settings(self, block: BlockSpec) -> list[tuple[dict[str, int], dict[str, Value]]]:
         """A few points of the domain, under the plain spec and with each variant option switched."""
-        base = dict(block.defaults)
-        for p in block.params:
-            if p.default is None:
-                base[p.name] = max(p.minimum, 64)
+        base = block.sample_setting()
         variants: list[dict[str, Value]] = [{}]
         for v in block.variants:
             if isinstance(v.default, bool):
@@ -644,7 +705,8 @@ class _Builder:
             with_input = {**env, "B": 2, "C": env.get("C", 8), "H": 3, "W": 5}
             self.evaluate(block.error_budget, with_input, at + ("error_budget",))
             for i, rule in enumerate(block.input_domain):
-                self.evaluate(rule.check, with_input, at + ("input_domain", i, "check"))
+                for training in (True, False):
+                    self.evaluate(rule.check, {**with_input, "training": training}, at + ("input_domain", i, "check"))
             for inv in block.invariants:
                 for key, expr in [("unless", inv.unless), ("train", inv.train), *inv.args.items()]:
                     if isinstance(expr, Expr):

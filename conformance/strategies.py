@@ -20,7 +20,7 @@ from hypothesis import assume, settings, strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .cases import Case
-from .expr import Expr
+from .expr import Expr, ExprError
 from .options import Profile
 from .spec import BlockSpec, Param, RuntimeSpec
 
@@ -151,8 +151,18 @@ def cases(
                 strategy = declared[param.name] if param.name in declared else (
                     small_float(param) if param.type == "float" else small_int(param, profile))
                 kwargs[param.name] = draw(strategy, label=param.name)
-        channels_from = declared["in_channel"] if "in_channel" in declared else channels_strategy(kwargs.get("ratio"), channels_upper)
-        channels = draw(channels_from, label="in_channel" if has_channels else "channels")
+        if "in_channel" in declared:
+            channels = draw(declared["in_channel"], label="in_channel")
+        else:
+            step = channel_step(block, kwargs, variant, domain)
+            upper = channels_upper if has_channels else max(channels_upper, step)  # at least one multiple
+            if step > upper:
+                assume(False)
+            if step > 1:  # a multiple of what the domain asks for: the edges of the multiplier
+                channels = step * draw(channels_strategy(None, upper // step), label="channel_multiple")
+            else:
+                channels = draw(channels_strategy(_divisor_hint(kwargs.get("ratio")), upper),
+                                label="in_channel" if has_channels else "channels")
         if has_channels:
             kwargs = {"in_channel": channels, **kwargs}
         assume(block.domain_violation(kwargs) is None)
@@ -177,6 +187,41 @@ def cases(
     return draw_case()
 
 
+def _divisor_hint(ratio) -> int | None:
+    """The channel counts where a reduction ``ratio`` makes edges: an integer divisor as it is, a
+    float multiplier (Global Context's 1/16) by its inverse."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+        return None
+    return ratio if isinstance(ratio, int) else max(1, round(1 / ratio))
+
+
+def channel_step(block: BlockSpec, kwargs: Mapping[str, Any], variant: Mapping[str, Any] | None = None,
+                 domain: Expr | None = None) -> int:
+    """What the channel count must be a multiple of at these keywords: the lcm of the ``e`` in the
+    domain's ``in_channel % e == 0``, the input domain's ``C % e == 0`` and the declared domain's
+    (1 when none applies). A formula that needs more than the keywords and variant options is left
+    to the rejection that follows."""
+    name = "in_channel" if any(p.name == "in_channel" for p in block.params) else "C"
+    scope = {**kwargs, **block.check_variant(variant or {})}
+    rules = [r.check for r in block.domain] + [r.check for r in block.input_domain] + ([domain] if domain is not None else [])
+    step = 1
+    for rule in rules:
+        for factor in rule.multiples.get(name, ()):
+            try:
+                value = factor.evaluate(scope)
+            except ExprError:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                step = math.lcm(step, value)
+    return step
+
+
+def _fits(block: BlockSpec, setting: Mapping[str, Any], variant: Mapping[str, Any] | None,
+          shape: tuple[int, int, int, int]) -> bool:
+    """Whether the setting takes an input of this shape (the block's input domain)."""
+    return block.input_violation(block.env(setting, variant), shape) is None
+
+
 def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = None,
                         domain: Expr | None = None) -> list[tuple[dict[str, Any], int]]:
     """The (constructor keywords, channels) that a runtime's artifacts are built for: the minimal
@@ -184,13 +229,16 @@ def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = No
     typical_case."""
     found: list[tuple[dict[str, Any], int]] = []
     for low in (1, 16):
-        for channels in range(low, 65):
+        for channels in range(low, MAX_DEFAULT_CHANNELS + 1):
             setting = _default_setting(block, channels, variant, domain)
-            if setting is not None:
+            if setting is not None and _fits(block, setting, variant, (2, channels, 5, 7)):
                 if (setting, channels) not in found:
                     found.append((setting, channels))
                 break
     return found
+
+
+MAX_DEFAULT_CHANNELS = 1024  # the explicit cases look this far for channels that the default setting allows
 
 
 def tied_weight_seed(kwargs: Mapping[str, Any], channels: int) -> int:
@@ -209,7 +257,9 @@ def _deployed_cases(block: BlockSpec, profile: Profile, clause, dtypes: tuple[st
         kwargs = dict(kwargs)
         budget = clause.max_numel or profile.max_numel
         batch = draw(size(clause.min_batch, profile.max_batch), label="batch")
-        side_cap = max(1, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
+        # the artifact's channels are fixed: sides of 2 at least, so an input domain that needs two
+        # positions (a standard deviation over H W) can be met whatever the clause's size cap
+        side_cap = max(2, min(profile.max_side, math.isqrt(max(1, budget // (batch * channels)))))
         height = draw(size(1, side_cap), label="height")
         width = draw(size(1, side_cap), label="width")
         shape = (batch, channels, height, width)
@@ -251,23 +301,24 @@ def _default_setting(block: BlockSpec, channels: int, variant: Mapping[str, Any]
 def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, ...],
                  variant: Mapping[str, Any] | None = None, domain: Expr | None = None) -> Case | None:
     """The case every search tries first: what the shrinker would end at (defaults, the fewest
-    channels the domain allows, a 1 x 1 input, the first dtype, layout and values, unit scales).
+    channels the domain and the input domain allow, a 1 x 1 input or the smallest the input domain
+    takes, one sample or two, the first dtype, layout and values, unit scales).
 
     A failure there needs no shrinking, and every clause that fails for one root cause reports the
-    same case. None when no such case lies within the first 64 channels.
+    same case. None when no such case lies within the channels the profile and the clause draw.
     """
     if not dtypes:
         return None
-    for channels in range(1, 65):
+    batches = (clause.min_batch,) if clause.min_batch > 1 else (1, 2)  # two samples where batch statistics need them
+    for channels in range(1, min(profile.max_channels, clause.max_channels or MAX_DEFAULT_CHANNELS) + 1):
         setting = _default_setting(block, channels, variant, domain)
-        if setting is not None:
-            break
-    else:
-        return None
-    for height, width in ((1, 1), (1, 2), (2, 2)):
-        shape = (clause.min_batch, channels, height, width)
-        if block.input_violation(block.env(setting, variant), shape) is None:
-            return Case(setting, shape, dtypes[0], clause.layouts[0], 0, 1.0, 1.0, clause.values[0])
+        if setting is None:
+            continue
+        for batch in batches:
+            for height, width in ((1, 1), (1, 2), (2, 2)):
+                shape = (batch, channels, height, width)
+                if _fits(block, setting, variant, shape):
+                    return Case(setting, shape, dtypes[0], clause.layouts[0], 0, 1.0, 1.0, clause.values[0])
     return None
 
 
@@ -278,11 +329,11 @@ def typical_case(block: BlockSpec, clause, dtype: str, variant: Mapping[str, Any
     so each dtype meets a case whose gates are not degenerate (at the minimal case a single hidden
     unit may be off, and the gate is then exactly 1/2 in any precision). None when there is none."""
     batch, height, width = max(2, clause.min_batch), 5, 7
-    for channels in range(16, min(64, clause.max_channels or 64) + 1):
+    for channels in range(16, (clause.max_channels or MAX_DEFAULT_CHANNELS) + 1):
         shape = (batch, channels, height, width)
         if clause.max_numel and batch * channels * height * width > clause.max_numel:
             return None
         setting = _default_setting(block, channels, variant, domain)
-        if setting is not None and block.input_violation(block.env(setting, variant), shape) is None:
+        if setting is not None and _fits(block, setting, variant, shape):
             return Case(setting, shape, dtype, clause.layouts[0], 1, 1.0, 1.0, clause.values[0])
     return None

@@ -62,8 +62,12 @@ NOTES = (
     "(pooling, ReLU, sigmoid, the gating multiply), at 2 FLOPs per multiply-accumulate (2 * m * n * k "
     "for a matmul; every output position of a convolution, zero padding included), summed over all "
     "calls of the layer. 'FC check' verifies FlopCounter == 2 * Flops * calls on the Linear and "
-    "Conv2d rows (torchstat's Flops are MACs, plus one per output where the layer has a bias, which "
-    "FlopCounterMode does not count); '-' where the two tools count different things.",
+    "Conv2d rows (torchstat's Flops are MACs, plus one per output where a Conv2d has a bias, which "
+    "FlopCounterMode does not count; a Linear's bias torchstat does not count either); '-' where the "
+    "two tools count different things.",
+    "torchstat measures leaf modules only: parameters a block holds itself (Shuffle Attention's "
+    "cweight, SGE's weight and bias) get a row '(parameters)' of their own, so the total is the "
+    "block's parameter count.",
     "calls: how often the layer runs in one forward pass. torchstat keeps the figures of the last "
     "call only, so CBAM's shared MLP (fc1, fc2, relu: run on the max- and on the average-pooled "
     "vector) is counted once by torchstat and twice by FlopCounterMode.",
@@ -227,11 +231,16 @@ def _flop_counter(model, input_chw: tuple[int, int, int]) -> tuple[int, dict[str
     return int(counter.get_total_flops()), by_op, per_module, calls
 
 
-def _block_kwargs(block, input_chw: tuple[int, int, int]) -> dict[str, int]:
-    """The spec's defaults, with the channel count from the input where the block takes one."""
-    kwargs = {"in_channel": input_chw[0]} if any(p.name == "in_channel" for p in block.params) else {}
-    kwargs.update((k, v) for k, v in block.defaults.items() if k != "in_channel")
-    return kwargs
+def _block_kwargs(block, input_chw: tuple[int, int, int]) -> tuple[dict[str, int], str]:
+    """The spec's defaults, with the channel count from the input where the block takes one (a
+    default that does not fit the input moved to the nearest value that does, with a note why).
+    Raises ValueError when the block cannot take the input."""
+    from .spec import DomainError
+
+    try:
+        return block.setting_for((1, *input_chw))
+    except DomainError as err:
+        raise ValueError(str(err)) from None
 
 
 def _check_input(input_chw) -> tuple[int, int, int]:
@@ -259,17 +268,16 @@ def parse_chw(text: str) -> tuple[int, int, int]:
 
 def _build_block(block, input_chw: tuple[int, int, int], factory, compare: bool) -> BlockTable:
     """A block's table from ``factory`` at ``input_chw``; with the documents' figures when ``compare``."""
-    kwargs = _block_kwargs(block, input_chw)
-    why = block.domain_violation(kwargs)
-    if why:
-        raise ValueError(f"{block.name} at input {list(input_chw)}: {why}")
+    kwargs, moved = _block_kwargs(block, input_chw)
     import torch
 
     # Building the modules and torchstat's random input draw from torch's global generator; the
-    # figures do not depend on the values, and the caller's random state is left as it was.
+    # figures do not depend on the values, and the caller's random state is left as it was. In
+    # eval mode: the figures do not depend on the mode either, and BatchNorm in train mode cannot
+    # take torchstat's batch of 1.
     with torch.random.fork_rng(devices=[]):
-        nodes, printed = _torchstat_nodes(factory(**kwargs), input_chw)
-        model = factory(**kwargs)
+        nodes, printed = _torchstat_nodes(factory(**kwargs).eval(), input_chw)
+        model = factory(**kwargs).eval()
         fc_total, fc_by_op, fc_per_module, calls = _flop_counter(model, input_chw)
     modules = dict(model.named_modules())
     unsupported = {line.split(":", 1)[1].split()[0] for line in printed.splitlines() if line.startswith("[") and ":" in line}
@@ -288,8 +296,8 @@ def _build_block(block, input_chw: tuple[int, int, int], factory, compare: bool)
         n_calls = calls.get(node.name, 0)
         fc = fc_per_module.get(node.name, 0)
         check = None
-        if kind in _MAC_TYPES:  # torchstat adds one flop per output for a bias; FlopCounterMode counts none
-            bias_adds = math.prod(node.output_shape) if getattr(module, "bias", None) is not None else 0
+        if kind in _MAC_TYPES:  # torchstat adds one flop per output for a convolution's bias; FlopCounterMode counts none
+            bias_adds = math.prod(node.output_shape) if kind == "Conv2d" and getattr(module, "bias", None) is not None else 0
             check = fc == 2 * (flops - bias_adds) * n_calls
         values = {
             "params": int(node.parameter_quantity),
@@ -316,6 +324,13 @@ def _build_block(block, input_chw: tuple[int, int, int], factory, compare: bool)
                 **values,
             )
         )
+
+    # parameters held by a module that has children (torchstat's leaves never show them)
+    held = [(name, sum(p.numel() for p in module.parameters(recurse=False))) for name, module in modules.items()
+            if list(module.children()) and next(module.parameters(recurse=False), None) is not None]
+    rows[:0] = [LayerRow(name=f"{name}.(parameters)" if name else "(parameters)", kind="Parameter", input_shape=(),
+                         output_shape=(), params=count, memory_mb=0.0, madd=0, flops=0, memread=0, memwrite=0,
+                         counted=False, calls=0, flop_counter=0, flop_counter_check=None) for name, count in held]
 
     totals = Totals(
         params=sum(r.params for r in rows),
@@ -351,7 +366,7 @@ def _build_block(block, input_chw: tuple[int, int, int], factory, compare: bool)
         if not doc_row_problems and ours != theirs:
             doc_row_problems.append(f"layer order {ours} differs from the documents' {theirs}")
 
-    notes = []
+    notes = [moved] if moved else []
     if "note" in (block.figures or {}):
         notes.append(str(block.figures["note"]))
     for r in rows:

@@ -23,6 +23,30 @@ Blocks (line numbers: fightingcv-attention 1.0.0, fightingcv_attention/attention
   parameters register in the canonical order, so no loader is needed.
 - ``simam``: ``SimAM(e_lambda=e_lambda)`` (SimAM.py:5-30), the authors' simam_module renamed: no
   variant (its unused ``channels`` argument is left at None).
+- ``selective_kernel``: ``SKAttention(channel=in_channel, kernels=[3, 5, 7, 9][:M], reduction=r,
+  group=G, L=L)`` (SKAttention.py:10-56). Declared: ``dense=True`` (line 18: each path is a dense
+  k x k convolution with padding k // 2, not a dilated 3x3), ``bias=True`` (line 18, Conv2d's default
+  bias; lines 23 and 26, nn.Linear's) and ``fuse_norm=False`` (line 44, ``Z = self.fc(S)``: no
+  BatchNorm and no ReLU after the fuse layer). The fuse width max(L, C // reduction) (line 13), the
+  paths' BatchNorm and ReLU (lines 19-20) and the softmax over the paths (lines 27 and 52) are the
+  paper's. load_selective_kernel reshapes the fuse layer's kernel to its Linear and splits the
+  select layer's path-major rows among its per-path Linears ``fcs.{m}``.
+- ``bam``: ``BAMBlock(channel=in_channel, reduction=reduction_ratio, dia_val=dilation_val)``
+  (BAM.py:57-90). Declared: ``combine="sum"`` (line 82, ``sigmoid(sa_out + ca_out)``, the paper's
+  sum where the authors multiply) and DOMAIN ``num_layers == 3 and dilation_conv_num == 3``: the
+  class passes neither, and its ChannelAttention and SpatialAttention default to three hidden
+  layers (lines 11 and 35). Not declarable, so it fails: its dilated convolutions pad by 1 whatever
+  the dilation (line 42), so each shrinks the map by 2 (dilation - 1) and ``expand_as`` (line 49)
+  works only where the map ends 1 x 1 (7 x 7 inputs at dia_val 2, its own example). Its parameters
+  register in the canonical order (channel branch, then spatial), so no loader is needed.
+- ``triplet_attention``: ``TripletAttention()`` (TripletAttention.py:36-56), the authors' code as
+  it is: DOMAIN ``kernel_size in (7,)`` (line 27 fixes 7); the canonical names, no loader.
+- ``shuffle_attention``: ``ShuffleAttention(channel=in_channel, G=groups)`` (ShuffleAttention.py:
+  10-73): no variant (its ``reduction`` is unused); the canonical order. Its ``x.view`` (line 52)
+  raises on channels_last and other inputs that cannot be viewed (the authors use reshape).
+- ``sge``: ``SpatialGroupEnhance(groups=groups)`` (SGE.py:8-50): no variant (its bias starts at
+  0, the authors' at 1: initial values only). Its ``x.view`` (line 36) raises as above, as the
+  authors' own code does.
 
 The 1x1 convolutions take the canonical linear weights reshaped to [out, in, 1, 1].
 """
@@ -31,7 +55,8 @@ from _adapter_support import import_library as _import_library, load_by_names as
 from torch import nn
 
 
-_se_attention, _eca_attention, _cbam, _coordinate, _simam = _import_library(__file__, "fightingcv_attention",
+(_se_attention, _eca_attention, _cbam, _coordinate, _simam, _selective_kernel, _bam, _triplet, _shuffle,
+ _group_enhance) = _import_library(__file__, "fightingcv_attention",
     "fightingcv-attention",
     (
         "fightingcv_attention.attention.SEAttention",
@@ -39,6 +64,11 @@ _se_attention, _eca_attention, _cbam, _coordinate, _simam = _import_library(__fi
         "fightingcv_attention.attention.CBAM",
         "fightingcv_attention.attention.CoordAttention",
         "fightingcv_attention.attention.SimAM",
+        "fightingcv_attention.attention.SKAttention",
+        "fightingcv_attention.attention.BAM",
+        "fightingcv_attention.attention.TripletAttention",
+        "fightingcv_attention.attention.ShuffleAttention",
+        "fightingcv_attention.attention.SGE",
     ),
 )
 
@@ -46,6 +76,13 @@ VARIANTS = {
     "eca": {"fixed_kernel": 3, "bias": True},
     "spatial_attention": {"conv_bias": True},
     "cbam": {"conv_bias": True, "residual": True},
+    "selective_kernel": {"dense": True, "bias": True, "fuse_norm": False},
+    "bam": {"combine": "sum"},
+}
+
+DOMAIN = {
+    "bam": "num_layers == 3 and dilation_conv_num == 3",
+    "triplet_attention": "kernel_size in (7,)",
 }
 
 
@@ -88,6 +125,27 @@ def simam(*, e_lambda: float = 1e-4):
     return _simam.SimAM(e_lambda=e_lambda)
 
 
+def selective_kernel(*, in_channel: int, M: int = 2, G: int = 32, r: int = 16, L: int = 32):
+    return _selective_kernel.SKAttention(channel=in_channel, kernels=[3, 5, 7, 9][:M], reduction=r, group=G, L=L)
+
+
+def bam(*, in_channel: int, reduction_ratio: int = 16, num_layers: int = 1, dilation_conv_num: int = 2,
+        dilation_val: int = 4):
+    return _bam.BAMBlock(channel=in_channel, reduction=reduction_ratio, dia_val=dilation_val)
+
+
+def triplet_attention(*, kernel_size: int = 7):
+    return _triplet.TripletAttention()
+
+
+def shuffle_attention(*, in_channel: int, groups: int = 64):
+    return _shuffle.ShuffleAttention(channel=in_channel, G=groups)
+
+
+def sge(*, groups: int = 64):
+    return _group_enhance.SpatialGroupEnhance(groups=groups)
+
+
 # ---------------------------------------------------------------- weight transfer: names only
 _MLP = {"fc1.weight": "se.0.weight", "fc1.bias": "se.0.bias", "fc2.weight": "se.2.weight", "fc2.bias": "se.2.bias"}
 _CONV = {"conv.weight": "conv.weight", "conv.bias": "conv.bias"}
@@ -114,3 +172,21 @@ def load_cbam(module, state):
     names = {f"channel_attention.{k}": f"ca.{v}" for k, v in _MLP.items()}
     names.update({f"spatial_attention.{k}": f"sa.{v}" for k, v in _CONV.items()})
     _load(module, state, names)
+
+
+def load_selective_kernel(module, state):
+    paths = len(module.convs)
+    names = {}
+    for m in range(paths):
+        names.update({f"paths.{m}.conv.weight": f"convs.{m}.conv.weight", f"paths.{m}.conv.bias": f"convs.{m}.conv.bias",
+                      f"paths.{m}.bn.weight": f"convs.{m}.bn.weight", f"paths.{m}.bn.bias": f"convs.{m}.bn.bias"})
+    names.update({"attn.fc_reduce.weight": "fc.weight", "attn.fc_reduce.bias": "fc.bias"})
+    # the select layer's M C rows are path-major: rows m C .. (m + 1) C are fcs[m]
+    split = dict(state)
+    for kind in ("weight", "bias"):
+        for m in range(paths):
+            names[f"attn.fc_select.{m}.{kind}"] = f"fcs.{m}.{kind}"
+        if f"attn.fc_select.{kind}" in split:
+            for m, part in enumerate(split.pop(f"attn.fc_select.{kind}").chunk(paths, 0)):
+                split[f"attn.fc_select.{m}.{kind}"] = part
+    _load(module, split, names)

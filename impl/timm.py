@@ -29,6 +29,20 @@ variants; they are declared in ``VARIANTS`` (line numbers: timm 1.0.31):
   (nn.Hardswish), BatchNorm, mean pools and sigmoid gates are the authors'. Its parameters register
   in the canonical order (conv1, bn1, conv_h, conv_w), so no loader is needed.
 
+- selective_kernel (``timm.layers.selective_kernel.SelectiveKernel``; the factory maps ``M`` to
+  ``kernel_size=[3, 5, ..]`` (dilated 3x3 paths, timm's keep_3x3), ``G -> groups``, ``r ->
+  rd_ratio=1/r``; timm has no ``L``): ``split_input=True`` (selective_kernel.py:75, path m convolves
+  only the m-th of M slices of the input's channels, lines 124-126 and 140-142) with DOMAIN
+  ``in_channel % (M * G) == 0`` (line 125 asserts C % M == 0, and each slice's grouped convolution
+  needs G | C / M); ``hidden_divisor=8`` (lines 71-73 and 136, ``make_divisible(C * rd_ratio,
+  divisor=8)`` with its round_limit 0.9, no lower bound L). Its names and order are the canonical
+  ones, so no loader is needed.
+- global_context (``timm.layers.global_context.GlobalContext``, ``ratio -> rd_ratio``):
+  ``fusion_types="channel_mul"`` (global_context.py:27-28, ``fuse_add=False, fuse_scale=True``:
+  x * sigmoid(T), where the authors' default adds T); ``layer_norm_eps="1e-06"`` (lines 47 and 51,
+  LayerNorm2d's eps); ``hidden_divisor=1`` (lines 44-45, ``make_divisible(C * rd_ratio, 1,
+  round_limit=0.)``: the nearest integer, at least 1, where the authors truncate).
+
 The ``load_<block>`` hooks only copy the canonical tensors onto timm's parameter names, reshaping
 linear weights into 1x1 conv weights; they raise when the canonical state does not cover timm's
 parameters (for instance the plain spec, which has no biases).
@@ -43,6 +57,8 @@ try:  # CoordAttn arrived in timm 1.0.23: with an older timm this adapter provid
     (_coord_attn,) = _import_library(__file__, "timm", "timm", ("timm.layers.coord_attn",))
 except ModuleNotFoundError:
     _coord_attn = None
+_selective_kernel, _global_context = _import_library(__file__, "timm", "timm", (
+    "timm.layers.selective_kernel", "timm.layers.global_context"))
 
 VARIANTS = {
     "se": {"bias": True, "hidden_divisor": 8},
@@ -51,7 +67,11 @@ VARIANTS = {
     "spatial_attention": {"pool_order": "mean_max", "batchnorm": True},
     "cbam": {"hidden_divisor": 1, "pool_order": "mean_max", "batchnorm": True},
     "coord_attention": {"bias": False, "hidden_divisor": 8},
+    "selective_kernel": {"split_input": True, "hidden_divisor": 8},
+    "global_context": {"fusion_types": "channel_mul", "layer_norm_eps": "1e-06", "hidden_divisor": 1},
 }
+
+DOMAIN = {"selective_kernel": "in_channel % (M * G) == 0"}
 
 
 def se(*, in_channel: int, ratio: int = 4):
@@ -72,6 +92,14 @@ def spatial_attention(*, kernel_size: int = 7):
 
 def cbam(*, in_channel: int, ratio: int = 4, kernel_size: int = 7):
     return _cbam.CbamModule(in_channel, rd_ratio=1.0 / ratio, spatial_kernel_size=kernel_size)
+
+
+def selective_kernel(*, in_channel: int, M: int = 2, G: int = 32, r: int = 16, L: int = 32):
+    return _selective_kernel.SelectiveKernel(in_channel, kernel_size=[3 + 2 * m for m in range(M)], groups=G, rd_ratio=1.0 / r)
+
+
+def global_context(*, in_channel: int, ratio: float = 1 / 16):
+    return _global_context.GlobalContext(in_channel, rd_ratio=ratio)
 
 
 if _coord_attn is not None:
@@ -105,4 +133,13 @@ def load_spatial_attention(module, state):
 def load_cbam(module, state):
     names = {f"channel_attention.{k}": f"channel.{v}" for k, v in _MLP.items()}
     names.update({f"spatial_attention.{k}": f"spatial.{v}" for k, v in _SPATIAL.items()})
+    _load(module, state, names)
+
+
+def load_global_context(module, state):
+    names = {"conv_mask.weight": "conv_attn.weight", "conv_mask.bias": "conv_attn.bias"}
+    for prefix, timm_prefix in (("channel_add_conv", "mlp_add"), ("channel_mul_conv", "mlp_scale")):
+        for index, layer in (("0", "fc1"), ("1", "norm"), ("3", "fc2")):
+            for kind in ("weight", "bias"):
+                names[f"{prefix}.{index}.{kind}"] = f"{timm_prefix}.{layer}.{kind}"
     _load(module, state, names)

@@ -323,3 +323,31 @@ def test_stat_of_a_target_without_blocks_is_an_error(tmp_path):
     assert main_stat(out=out, target=str(tmp_path / "empty.py")) == 2
     assert "provides none of the blocks" in out.getvalue()
 
+
+# ---------------------------------------------------------------- blocks whose defaults do not fit the input
+def test_a_default_that_does_not_fit_the_input_moves_to_the_nearest_value_that_does(documented):
+    """Shuffle Attention's 64 groups need C >= 128 and SGE's 64 need 64 | C: at C = 32 they tabulate
+    with 16 and 32 groups and say so; a default that fits stays (Selective Kernel's G = 32 at C = 32)."""
+    sa, sge, sk = documented["shuffle_attention"], documented["sge"], documented["selective_kernel"]
+    assert dict(sa.kwargs) == {"in_channel": 32, "groups": 16} and dict(sge.kwargs) == {"groups": 32}
+    assert "groups=64 (the default) does not fit" in sa.notes[0] and "groups=16 is the nearest value" in sa.notes[0]
+    assert dict(sk.kwargs) == {"in_channel": 32, "M": 2, "G": 32, "r": 16, "L": 32}
+    assert not any("does not fit" in note for note in sk.notes)
+    assert sa.ok and sge.ok and sk.ok
+
+
+def test_parameters_a_block_holds_itself_get_a_row(documented):
+    """torchstat measures leaves only: SGE's weight and bias, Shuffle Attention's four gate tensors
+    are the blocks' own parameters, counted in a row of their own so the totals are the spec's."""
+    sge, sa = documented["sge"], documented["shuffle_attention"]
+    assert sge.row("(parameters)").params == 2 * 32 and sge.totals.params == sge.spec_param_count == 64
+    assert sa.row("(parameters)").params == 4 and sa.row("gn").params == 2 and sa.totals.params == 6
+    assert sge.row("(parameters)").flop_counter_check is None
+
+
+def test_linear_layers_with_a_bias_pass_the_flop_counter_check(documented):
+    """torchstat counts a Conv2d's bias as one flop per output but not a Linear's (BAM has both)."""
+    bam = documented["bam"]
+    assert bam.row("channel_att.gate_c.gate_c_fc_0").flop_counter_check is True
+    assert bam.row("spatial_att.gate_s.gate_s_conv_reduce0").flop_counter_check is True
+    assert bam.ok and bam.flop_counter_ok

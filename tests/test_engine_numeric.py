@@ -120,3 +120,138 @@ def test_a_comparison_names_the_worst_element():
     assert not result.ok and result.index == (1, 2) and result.allowed == pytest.approx(SAFETY * 1e-6)
     found[1, 2] = math.nan
     assert not numeric.compare(found, expected).ok
+
+
+# ---------------------------------------------------------------- exp, softmax, grouped and dilated convolutions
+@settings(max_examples=30, deadline=None)
+@given(scale=magnitudes, seed=st.integers(0, 2**16))
+def test_float32_exp_lies_within_its_bound(scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(3, 40, generator=g, dtype=torch.float64) * scale).clamp(-80, 80).float().double()
+    with tracking(PRECISIONS["strict"]):
+        expected = (Bounded.exact(z, torch.float32) * 0.75).exp()  # an input that carries an error of its own
+    assert numeric.compare((z.float() * 0.75).exp(), expected).ok
+    assert (expected.e <= 1e-5 * expected.v * (1 + z.abs())).all()  # a few roundings, relative to the value
+
+
+def test_exp_bound_is_exact_beyond_first_order_and_float16_overflow_is_noticed():
+    with tracking(PRECISIONS["strict"]):
+        y = Bounded(torch.tensor([0.0, 10.0], dtype=torch.float64), torch.tensor([1.0, 0.5], dtype=torch.float64),
+                    torch.float64).exp()
+    assert y.e[0].item() >= math.e - 1 and y.e[1].item() >= math.exp(10.5) - math.exp(10)  # exp(z + e) - exp(z)
+    with tracking(PRECISIONS["strict"]) as tracker:
+        Bounded.exact(torch.tensor([12.0]), torch.float16).exp()  # e^12 = 162755 > 65504
+    assert "range of float16" in tracker.overflow
+
+
+softmax_shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 70))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=softmax_shapes, scale=st.sampled_from([2.0**e for e in (-10, -2, 0, 3, 6, 9)]), seed=st.integers(0, 2**16))
+def test_float32_softmax_lies_within_its_bound(shape, scale, seed):
+    """torch.softmax in float32, and the shifted exp written out, lie within the bound of logits that
+    carry an error of their own (a dot product), for logits from tiny to far beyond exp's range."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).float().double()
+    w = (torch.randn(shape[-1], shape[-1], generator=g, dtype=torch.float64) / math.sqrt(shape[-1])).float().double()
+    with tracking(PRECISIONS["strict"]) as tracker:
+        expected = numeric.softmax(numeric.linear(Bounded.exact(x, torch.float32), w), -1)
+    assert not tracker.overflow and expected.dtype == torch.float32
+    logits = numeric.linear(x.float(), w.float())
+    assert numeric.compare(torch.softmax(logits, -1), expected).ok
+    shifted = (logits - logits.amax(-1, keepdim=True)).exp()
+    assert numeric.compare(shifted / shifted.sum(-1, keepdim=True), expected).ok
+    # no looser than the precision implies: a few float32 roundings per logit, relative to the share
+    assert (expected.e <= 1e-3 * expected.v * (1 + scale) * shape[-1] + 1e-30).all()
+
+
+def test_softmax_shares_move_together_and_a_tie_is_no_kink():
+    with tracking(PRECISIONS["strict"], relative_margin=1e-3) as tracker:
+        s = Bounded(torch.tensor([[1.0, 1.0, -30.0]], dtype=torch.float64), torch.full((1, 3), 1e-3, dtype=torch.float64),
+                    torch.float64).softmax(-1)
+    assert tracker.differentiable  # softmax is smooth everywhere: a tie in its shift is no kink
+    assert s.v.sum().item() == pytest.approx(1.0)
+    assert s.e[0, 0].item() == pytest.approx(0.5 * math.expm1(2e-3), rel=1e-6)  # e_i + L, L = e for equal e
+    assert s.e[0, 2].item() < 1e-15  # a share of e^-31 cannot move by more than itself times the factor
+
+
+@pytest.mark.parametrize("dilation, groups, padding", [(1, 1, 1), (2, 1, 2), (1, 4, 1), (3, 2, 3), (4, 8, 4)])
+def test_float32_grouped_dilated_convolutions_lie_within_their_bound(dilation, groups, padding):
+    g = torch.Generator().manual_seed(dilation * 10 + groups)
+    x = torch.randn(2, 16, 6, 9, generator=g, dtype=torch.float64).float().double()
+    w = (torch.randn(16, 16 // groups, 3, 3, generator=g, dtype=torch.float64) / 6).float().double()
+    b = torch.randn(16, generator=g, dtype=torch.float64).float().double()
+    with tracking(PRECISIONS["strict"]):
+        expected = numeric.conv2d(Bounded.exact(x, torch.float32), w, b, padding, dilation, groups)
+    found = torch.nn.functional.conv2d(x.float(), w.float(), b.float(), padding=padding, dilation=dilation, groups=groups)
+    assert found.shape == expected.shape and numeric.compare(found, expected).ok
+    exact = torch.nn.functional.conv2d(x, w, b, padding=padding, dilation=dilation, groups=groups)
+    assert torch.equal(expected.v, exact)
+    # the fan-in is the group's taps (16 / groups x 9), not the dense kernel's nor the padded zeros
+    magnitude = torch.nn.functional.conv2d(x.abs(), w.abs(), b.abs(), padding=padding, dilation=dilation, groups=groups)
+    assert (expected.e <= 2 * numeric.gamma(16 // groups * 9 + 1, unit(torch.float32)) * magnitude + 1e-30).all()
+
+
+def test_sqrt_moves_by_at_most_the_root_of_its_argument_error():
+    """|sqrt(a') - sqrt(a)| <= sqrt(|a' - a|): a variance of exactly 0 known to 1e-16 gives a standard
+    deviation known to 1e-8, not an unbounded one; away from 0 the first-order rule is tighter."""
+    with tracking(PRECISIONS["strict"]):
+        root = Bounded(torch.tensor([0.0, 4.0], dtype=torch.float64), torch.tensor([1e-16, 1e-16], dtype=torch.float64),
+                       torch.float64).sqrt()
+    assert root.e[0].item() == pytest.approx(1e-8, rel=1e-6)
+    assert root.e[1].item() == pytest.approx(1e-16 / 4, rel=1e-3)
+    for a, e in ((0.0, 1e-16), (1e-20, 1e-16), (4.0, 1e-16)):  # the bound holds for every a' within e of a
+        worst = max(abs(math.sqrt(max(a + d, 0.0)) - math.sqrt(a)) for d in (-e, e))
+        with tracking(PRECISIONS["strict"]):
+            bound = Bounded(torch.tensor([a], dtype=torch.float64), torch.tensor([e], dtype=torch.float64),
+                            torch.float64).sqrt().e.item()
+        assert worst <= bound * (1 + 1e-12)
+
+
+def test_a_gate_is_never_off_by_more_than_one_and_zero_times_inf_is_zero():
+    """A sigmoid (or softmax share) whose logit is unknown (bound inf) is still a value in [0, 1], as
+    every implementation's is; an exact zero times it is exactly zero, never NaN (which no comparison
+    would pass)."""
+    with tracking(PRECISIONS["strict"]):
+        logits = Bounded(torch.tensor([[0.0, 3.0]], dtype=torch.float64), torch.full((1, 2), math.inf, dtype=torch.float64),
+                         torch.float32)
+        gate, shares = logits.sigmoid(), logits.softmax(1)
+        product = Bounded.exact(torch.tensor([[0.0, 2.0]]), torch.float32) * gate
+        unknown = logits * Bounded.exact(torch.tensor([[0.5, 2.0]]), torch.float32)  # unknown times exact stays unknown
+    assert (gate.e <= 1 + 1e-6).all() and (shares.e <= 1 + 1e-6).all()
+    assert (unknown.e == math.inf).all()
+    assert product.e[0, 0].item() <= torch.finfo(torch.float32).tiny and product.e[0, 1].item() <= 2 * (1 + 1e-6)
+
+
+def test_a_single_value_normalised_is_bounded_by_how_implementations_round_it():
+    """GroupNorm over one value is exactly its bias, but torch computes x * (rstd w) + (b - mean rstd w),
+    terms of size |x| w / sqrt(eps) (float32: 0.04 off at x = -3000): the bound covers that rounding
+    instead of claiming the bias exactly."""
+    from conformance.oracle import GROUPNORM_EPS, _normalised
+
+    x = torch.tensor([[[[2.0177260314861085]]], [[[-3e3]]], [[[0.1]]]], dtype=torch.float64)
+    weight, bias = torch.tensor([1.75], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32):
+        with tracking(PRECISIONS["strict"]):
+            expected = _normalised(Bounded.exact(x, dtype), (2, 3), GROUPNORM_EPS) * weight + bias
+        found = torch.nn.functional.group_norm(x.to(dtype), 1, weight.to(dtype), bias.to(dtype))  # one value per group
+        assert (expected.v == 0.25).all() and not (found.double() == 0.25).all()
+        assert numeric.compare(found, expected).ok
+
+
+def test_a_normalisation_over_one_value_takes_the_case_out_of_gradient_checks():
+    """LayerNorm over one value is its bias: the derivative is exactly zero, but torch's backward
+    computes it as a difference of terms 1 / sqrt(eps) larger, so no gradient tolerance derived from
+    the result can judge it; over two values it is an ordinary case."""
+    from conformance.oracle import _normalised
+
+    for n, judged in ((1, False), (2, True)):
+        with tracking(PRECISIONS["strict"], relative_margin=1e-3) as tracker:
+            _normalised(Bounded.exact(torch.arange(1.0, n + 1).reshape(1, n), torch.float64), (1,), 1e-5)
+        assert tracker.differentiable is judged
+        assert judged or "single value" in tracker.kink_where
+    x = torch.tensor([[-0.14701893646765551]], dtype=torch.float64, requires_grad=True)  # from a global context case
+    weight, cotangent = torch.tensor([-3.692368904993934], dtype=torch.float64), torch.tensor([[16.308812575083447]], dtype=torch.float64)
+    torch.nn.functional.layer_norm(x, (1,), weight).backward(cotangent)
+    assert x.grad.item() != 0  # rounding noise (about 1e-12 here) where the derivative is exactly 0

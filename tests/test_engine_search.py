@@ -17,7 +17,7 @@ import torch
 from hypothesis.database import DirectoryBasedExampleDatabase
 from torch import nn
 
-from conftest import CORPUS
+from conftest import CORPUS, run_cli
 from conformance import certify, engine
 from conformance.certification import Certification
 from conformance.engine import database_key, run_search, subject_for
@@ -26,10 +26,12 @@ from conformance.planning import target_message
 from conformance.pool import Pool
 from conformance.results import Task
 from conformance.spec import load_spec
-from conformance.subject import Adapter, Conditions, _precision_settings, _set_precision_settings, wanted_precision
+from conformance.locations import IMPL_DIR
+from conformance.subject import Adapter, Conditions, Subject, _precision_settings, _set_precision_settings, wanted_precision
 from conformance.targets import TargetRef, load_adapter, resolve
 
 SPEC = load_spec()
+REFERENCE = IMPL_DIR / "reference.py"
 
 # An SE that is wrong only for some channel counts: a search finds it after several examples.
 RARE = """
@@ -281,3 +283,82 @@ def test_the_api_and_the_workers_keep_failures_under_the_engines_keys(tmp_path, 
     assert mapping_identity != file_identity
     for identity in (mapping_identity, file_identity):
         assert list(database.fetch(database_key(identity, task, options).encode())), f"nothing kept for {identity}"
+
+
+# ---------------------------------------------------------------- domains the search draws into
+@pytest.mark.parametrize("block, multiple, edges", [("selective_kernel", lambda k: k["G"], {1, 2, 3}),
+                                                    ("shuffle_attention", lambda k: 2 * k["groups"], {1, 2, 3}),
+                                                    ("sge", lambda k: k["groups"], {1, 2})])  # C <= 64 without in_channel
+def test_channel_counts_are_drawn_as_multiples_of_what_the_domain_asks(block, multiple, edges):
+    """A grouped block's domain (in_channel % G == 0, SGE's input domain C % groups == 0) is met by
+    drawing multiples of the group count, not by rejecting most draws: every case is valid, and
+    the multiples' edges (1, 2, 3, ... times) are all drawn."""
+    from hypothesis import HealthCheck, given, settings
+
+    from conformance.clauses import CLAUSES
+    from conformance.options import PROFILES
+    from conformance.strategies import cases, channel_step
+
+    spec_block, seen = SPEC.block(block), set()
+
+    @settings(max_examples=100, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(cases(spec_block, PROFILES["ci"], CLAUSES["oracle.output"], ("float32",)))
+    def check(case):
+        channels = case.input_shape[1]
+        assert channels % multiple(case.kwargs) == 0 and channel_step(spec_block, case.kwargs) == multiple(case.kwargs)
+        assert spec_block.domain_violation(case.kwargs) is None
+        assert spec_block.input_violation(spec_block.env(case.kwargs), case.input_shape) is None
+        seen.add(channels // multiple(case.kwargs))
+
+    check()
+    assert edges <= seen
+
+
+def test_the_first_cases_meet_the_input_domain_and_the_defaults_need_not_fit_64_channels():
+    """Shuffle Attention's default 64 groups need 128 channels; SGE (no in_channel) needs C a
+    multiple of its groups and two positions; BAM's batch statistics need two samples: the minimal
+    and the ordinary case find them."""
+    from conformance.clauses import CLAUSES
+    from conformance.options import PROFILES
+    from conformance.strategies import minimal_case, typical_case
+
+    clause = CLAUSES["oracle.output"]
+    sa = minimal_case(SPEC.block("shuffle_attention"), PROFILES["ci"], clause, ("float64",))
+    assert sa.kwargs == {"in_channel": 128, "groups": 64} and sa.input_shape == (1, 128, 1, 1)
+    sge = minimal_case(SPEC.block("sge"), PROFILES["ci"], clause, ("float64",))
+    assert sge.kwargs == {"groups": 64} and sge.input_shape == (1, 64, 1, 2)
+    bam = minimal_case(SPEC.block("bam"), PROFILES["ci"], clause, ("float64",))
+    assert bam.input_shape == (2, 16, 1, 1)
+    assert typical_case(SPEC.block("shuffle_attention"), clause, "float32").input_shape == (2, 128, 5, 7)
+
+
+def test_a_single_sample_outside_the_input_domain_is_not_judged_alone():
+    """GroupNorm raises on one value per channel in both modes: a batch of two 1 x 1 samples is valid
+    for Shuffle Attention with one group, each sample alone is not, so batch independence draws
+    another case; where only train mode needs two samples (BAM), eval mode judges single samples."""
+    from conformance.cases import Case
+    from conformance.clauses import CLAUSES
+    from conformance.subject import Unjudgeable
+
+    reference = load_adapter(TargetRef("reference", str(REFERENCE)), SPEC)
+    sa = Subject(SPEC, SPEC.block("shuffle_attention"), reference)
+    case = Case({"in_channel": 2, "groups": 1}, (2, 2, 1, 1))
+    with pytest.raises(Unjudgeable, match="single sample"):
+        CLAUSES["invariant.batch_independent"].check(sa, case)
+    bam = Subject(SPEC, SPEC.block("bam"), reference)
+    bam_case = Case({"in_channel": 16, "reduction_ratio": 16, "num_layers": 1, "dilation_conv_num": 2, "dilation_val": 4},
+                    (2, 16, 3, 3))
+    assert SPEC.block("bam").input_violation(bam.env(bam_case), (1, 16, 3, 3), training=False) is None
+    assert SPEC.block("bam").input_violation(bam.env(bam_case), (1, 16, 3, 3)) is not None
+    CLAUSES["invariant.batch_independent"].check(bam, bam_case)
+
+
+def test_shuffle_attention_survives_torchs_groupnorm_crash(tmp_path):
+    """Regression (found by `attncert selftest`: eight mutants that only crashed): torch 2.13's
+    GroupNorm backward segfaults on a channel slice of a channels_last tensor when only its weight
+    and bias need gradients; the reference makes that slice contiguous, so input.unmutated passes
+    (replayed in a child process: a crash must not take the test run with it)."""
+    case = ('{"in_channel": 30, "groups": 1, "input_shape": [2, 30, 3, 4], "dtype": "float32", "memory_format": '
+            '"channels_last", "values": "normal", "input_scale": 1024.0, "weight_scale": 1.0, "seed": 1148086}')
+    done = run_cli("reproduce", "reference", "shuffle_attention::input.unmutated", "--case", case, cwd=tmp_path)
+    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr

@@ -148,7 +148,10 @@ FUNCTION_CASES = {
     "log2": [("log2(8)", 3.0), ("log2(1)", 0.0), ("log2(0.5)", -1.0)],
     "odd_up": [("odd_up(2)", 3), ("odd_up(3)", 3), ("odd_up(2.2)", 3), ("odd_up(3.5)", 5), ("odd_up(0)", 1), ("odd_up(-2)", -1)],
     "make_divisible": [("make_divisible(16.0, 8)", 16), ("make_divisible(5.0, 8)", 8), ("make_divisible(12, 8)", 16),
-                       ("make_divisible(11.9, 8)", 8), ("make_divisible(7, 1)", 7)],
+                       ("make_divisible(11.9, 8)", 8), ("make_divisible(7, 1)", 7),
+                       # timm's round_limit: a width rounded down by more than 10 % gets one divisor more
+                       ("make_divisible(11.9, 8, 0.9)", 16), ("make_divisible(8.8, 8, 0.9)", 8),
+                       ("make_divisible(64 * (1 / 16), 8, 0.9)", 8)],
     "min": [("min(3, 1, 2)", 1), ("min(5)", 5), ("min(2.5, 3)", 2.5)],
     "max": [("max(3, 1, 2)", 3), ("max(5)", 5), ("max(2.5, 3)", 3)],
 }
@@ -160,7 +163,8 @@ FUNCTION_ERRORS = {
     "log2": ["log2(0)", "log2(-1)", "log2('a')", "log2()"],
     "odd_up": ["odd_up('a')", "odd_up()", "odd_up(1, 2)"],
     "make_divisible": ["make_divisible(7, 0)", "make_divisible(7, 2.5)", "make_divisible(7, -8)", "make_divisible('a', 8)",
-                       "make_divisible(7)", "make_divisible(1e300, 8)"],
+                       "make_divisible(7)", "make_divisible(1e300, 8)", "make_divisible(7, 8, 'a')",
+                       "make_divisible(7, 8, 0.9, 1)"],
     "min": ["min()", "min(1, 'a')", "min(True, 2)"],
     "max": ["max()", "max('a', 'b')", "max(1, False)"],
 }

@@ -56,6 +56,11 @@ class ReferenceScan:
     def qualified(self, node: cst.CSTNode | None) -> str | None:
         """What a name or attribute chain refers to: ``torch.nn.Linear``, ``math.log2``, ``builtins.int``,
         a top-level class or function of the reference; None for a local variable or an attribute of one."""
+        base = node
+        while isinstance(base, cst.Attribute):
+            base = base.value
+        if isinstance(base, cst.Call):  # torch.cat(...).reshape is a method of a result, not torch.cat.reshape
+            return None
         names = self._names.get(node, ()) if node is not None else ()
         for name in names() if callable(names) else names:  # libcst resolves some entries lazily
             if name.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN):

@@ -1,4 +1,5 @@
-"""Operators on activations and the gate: other activations, h-swish's constants, casts, detach, dropout."""
+"""Operators on activations and the gate: other activations, h-swish's constants, a softmax's
+normalisation, casts, detach, dropout."""
 
 from __future__ import annotations
 
@@ -37,6 +38,22 @@ class ReluSwap(Mutator):
 
 for _kind, _module in (("identity", "Identity"), ("leakyrelu", "LeakyReLU"), ("gelu", "GELU")):
     register(f"relu_{_kind}", f"the hidden ReLU replaced by {_module}", ReluSwap, module=f"$nn.{_module}()")
+
+
+@operator("softmax_swap", "a softmax replaced by a sigmoid per element (shares that need not sum to 1) or by nothing (the logits)")
+class SoftmaxSwap(Mutator):
+    def leave_Call(self, original, updated):
+        if self.ctor_call(original, "torch.nn.Softmax"):
+            return self.site(original, updated, self.expr("$nn.Sigmoid()"), self.expr("$nn.Identity()"))
+        if not self.computing:
+            return updated
+        if self.method_call(original, "softmax"):
+            z = updated.func.value
+        elif self.calls(original, "torch.softmax", "torch.nn.functional.softmax") and updated.args:
+            z = updated.args[0].value
+        else:
+            return updated
+        return self.site(original, updated, self.expr("$torch.sigmoid({z})", z=z), z)
 
 
 @operator("hswish_swap", "h-swish replaced by SiLU, ReLU or nothing")

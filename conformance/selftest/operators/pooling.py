@@ -20,7 +20,9 @@ class PoolSwap(Mutator):
         if self.ctor_call(original, *ADAPTIVE_POOLS):
             return self.site(original, updated, updated.with_changes(
                 func=self.expr(SWAPPED[self.scan.qualified(original.func)])))
-        if self.pool_call(original) and self.ctor_of(original.func) is None:
+        # a pooling of the input, or a global (spatial) pooling of anything (the paths' sum, a group)
+        if self.ctor_of(original.func) is None and (self.pool_call(original) or (
+                self.method_call(original, "mean", "amax") and self.reduction(original) == (2, 3))):
             other = {"mean": "amax", "amax": "mean"}[original.func.attr.value]
             return self.site(original, updated, updated.with_changes(func=updated.func.with_changes(attr=cst.Name(other))))
         return updated

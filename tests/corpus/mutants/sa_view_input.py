@@ -1,0 +1,34 @@
+"""Shuffle attention that groups the channels with view(), as fightingcv's ShuffleAttention does.
+
+Broken: x.view(b * groups, -1, h, w) fails on channels_last and other non-contiguous inputs (view size is not compatible with input tensor's size and stride); the authors' code uses reshape.
+"""
+
+import torch
+from torch import nn
+
+EXPECT = {"shuffle_attention": "fail"}
+
+
+class ShuffleAttention(nn.Module):
+    def __init__(self, in_channel, groups):
+        super().__init__()
+        half = in_channel // (2 * groups)
+        self.groups = groups
+        self.cweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.cbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.sweight = nn.Parameter(torch.zeros(1, half, 1, 1))
+        self.sbias = nn.Parameter(torch.ones(1, half, 1, 1))
+        self.gn = nn.GroupNorm(half, half)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        rows = x.view(b * self.groups, -1, h, w)
+        first, second = rows.chunk(2, dim=1)
+        first = first * torch.sigmoid(self.cweight * first.mean(dim=(2, 3), keepdim=True) + self.cbias)
+        second = second * torch.sigmoid(self.sweight * self.gn(second) + self.sbias)
+        out = torch.cat([first, second], dim=1).reshape(b, c, h, w)
+        return out.reshape(b, 2, c // 2, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+def shuffle_attention(*, in_channel, groups):
+    return ShuffleAttention(in_channel, groups)
