@@ -30,6 +30,7 @@ from .subject import (
     PERTURBATION,
     ClauseFailure,
     Conditions,
+    Unjudgeable,
     Subject,
     assert_close,
     assert_matches,

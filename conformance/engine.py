@@ -198,7 +198,7 @@ def _search(subject: Subject, clause: Clause, task: Task, options: RunOptions, d
             on_example: Callable[[Case], None] | None) -> tuple[ClauseResult, Case | None]:
     """One Hypothesis search, the ``explicit`` cases first: its result, and the failing case (or None)."""
     profile = PROFILES[options.profile]
-    state: dict = {"case": None, "examples": 0, "failed": set()}
+    state: dict = {"case": None, "examples": 0, "failed": set(), "unjudgeable": ""}
     shrink_budget = options.timeout * 0.5 if options.shrink else 1e-3  # report before the timeout kills the worker
     stop_shrinking_at = time.monotonic() + shrink_budget
 
@@ -213,7 +213,8 @@ def _search(subject: Subject, clause: Clause, task: Task, options: RunOptions, d
             on_example(case)
         try:
             _check(subject, clause, case)
-        except Unjudgeable:
+        except Unjudgeable as why:
+            state["unjudgeable"] = str(why)
             hypothesis.reject()
         except Exception:
             state["failed"].add(key)
@@ -238,8 +239,12 @@ def _search(subject: Subject, clause: Clause, task: Task, options: RunOptions, d
     test._hypothesis_internal_database_key = database_key.encode()  # type: ignore[attr-defined]
     try:
         test()
-    except hypothesis_errors.Unsatisfiable as err:
-        return ClauseResult(task, "fail", f"no valid case could be generated: {err}"), None
+    except hypothesis_errors.Unsatisfiable:
+        # every case drawn was outside a domain or could not judge the clause: the harness cannot
+        # judge it here, which says nothing against the implementation
+        why = f"; the last could not judge it: {state['unjudgeable']}" if state["unjudgeable"] else ""
+        return ClauseResult(task, "skip", f"no case this search may draw can judge the clause ({state['examples']} "
+                            f"tried{why})", examples=state["examples"]), None
     except Exception as err:  # Hypothesis re-raises the shrunk example's error last
         case = state["case"]
         return ClauseResult(task, "fail", _runtime_note(subject, clause, _describe(err), case),

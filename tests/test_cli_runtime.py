@@ -47,7 +47,7 @@ def test_a_deployed_certificate_says_how_it_was_deployed(reference_under):
     assert all(env[name] for name in ("onnx", "onnxscript", "onnxruntime"))
     se = certificate["blocks"]["se"]
     assert se["runtime"]["name"] == "onnx"
-    assert [a["trace_input"] for a in se["runtime"]["artifacts"]] == [[2, 4, 5, 3], [2, 16, 5, 3]]
+    assert [a["trace_input"] for a in se["runtime"]["artifacts"]] == [[2, 4, 5, 3], [2, 32, 5, 3]]
     assert se["runtime"]["excluded"] and "float32" in se["runtime"]["excluded"][0]["why"]
     skipped = {c["id"]: c["message"] for c in se["clauses"] if c["status"] == "skip"}
     assert "no gradients" in skipped["oracle.input_grad"] and "--runtime onnx" in skipped["oracle.input_grad"]
