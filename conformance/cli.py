@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     certify.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
     certify.add_argument("--block", action="append", metavar="NAME", help="only these blocks (repeatable)")
     certify.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="PATH", help="spec file (default: bundled)")
-    certify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=f"per clause (default: {DEFAULT_TIMEOUT:g})")
+    certify.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"per clause (default: {DEFAULT_TIMEOUT:g}; five times that under --runtime compile)")
     certify.add_argument("--memory-limit", type=float, metavar="GIB",
                          help="resident memory the implementation's processes may use together (default: half the machine's, at most 16)")
     certify.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core, at most 2)")
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("matrix", help="print a Markdown conformance matrix of certificates")
     matrix.add_argument("paths", type=Path, nargs="+", metavar="CERT.json|DIR", help="certificate files, or folders of them")
     matrix.add_argument("--output", metavar="FILE", help="write the matrix to FILE instead of printing it ('-': print)")
+    matrix.add_argument("--summary", action="store_true",
+                        help="one table instead: an implementation a row, a block a column, the runtimes "
+                             "whose verdict differs from eager's in its cells")
 
     listing = commands.add_parser("list", help="show the clauses of each block (or of one block)")
     listing.add_argument("block", nargs="?", metavar="BLOCK", help="only this block")
@@ -368,14 +372,14 @@ def _reproduce(args) -> int:
 @command("matrix")
 def _matrix(args) -> int:
     from .certificate import write_atomically
-    from .matrix import load_certificates, render
+    from .matrix import load_certificates, render, summary
 
     try:
         found = load_certificates(args.paths)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from None
     names, certificates = [name for name, _ in found], [certificate for _, certificate in found]
-    text = render(certificates, names)
+    text = summary(certificates) if args.summary else render(certificates, names)
     if args.output and args.output != "-":
         _check_outputs([args.output])
         write_atomically(args.output, text)

@@ -29,7 +29,7 @@ from .lazy import lazy_torch
 from .options import PRECISIONS, PROFILES, RunOptions
 from .results import ClauseResult, Task
 from .spec import Spec
-from .strategies import cases, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
+from .strategies import cases, deployment_settings, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
 from .subject import (Adapter, ClauseFailure, Conditions, Subject, Unjudgeable, expected_output, oracle_weights,
                       precision_settings)
 
@@ -182,6 +182,10 @@ def run_search(subject: Subject, task: Task, options: RunOptions, database_key: 
         return ClauseResult(task, "skip", f"does not apply under --runtime {runtime.name}: it draws "
                             f"{'/'.join(clause.dtypes)} inputs only, which the runtime excludes ("
                             + "; ".join(rule.why for rule in runtime.input_domain) + ")")
+    if subject.conditions.deployed and not deployment_settings(subject.block, subject.variant, subject.domain):
+        return ClauseResult(task, "skip", f"no artifact can be built under --runtime {subject.conditions.runtime.name}: "
+                            "no setting of the block's defaults (with any number of channels) lies in its domain "
+                            "and takes a [2, C, 5, 7] input")
     explicit = _explicit_cases(subject, clause, PROFILES[options.profile], dtypes)
     start = time.perf_counter()
     result, failing = _search(subject, clause, task, options, database_key, dtypes, explicit, on_example)
@@ -199,7 +203,7 @@ def _search(subject: Subject, clause: Clause, task: Task, options: RunOptions, d
     """One Hypothesis search, the ``explicit`` cases first: its result, and the failing case (or None)."""
     profile = PROFILES[options.profile]
     state: dict = {"case": None, "examples": 0, "failed": set(), "unjudgeable": ""}
-    shrink_budget = options.timeout * 0.5 if options.shrink else 1e-3  # report before the timeout kills the worker
+    shrink_budget = options.clause_timeout * 0.5 if options.shrink else 1e-3  # report before the timeout kills the worker
     stop_shrinking_at = time.monotonic() + shrink_budget
 
     def body(case: Case) -> None:

@@ -157,8 +157,8 @@ class Expr:
 
     @functools.cached_property  # read for every parameter of every explicit case a search builds
     def pinned(self) -> dict[str, tuple]:
-        """The names that a top-level conjunct ``name in (a, b, ...)`` pins to literal values, so the
-        strategies draw them from there instead of rejecting every other value."""
+        """The names that a top-level conjunct ``name in (a, b, ...)`` or ``name == a`` pins to literal
+        values, so the strategies draw them from there instead of rejecting every other value."""
         tree = self.tree
         conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
         pinned: dict[str, tuple] = {}
@@ -167,6 +167,10 @@ class Expr:
                     and isinstance(node.ops[0], ast.In)):
                 values = tuple(element.value for element in node.comparators[0].elts)  # literals: _check
                 pinned[node.left.id] = tuple(v for v in pinned.get(node.left.id, values) if v in values)
+            elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and len(node.ops) == 1
+                    and isinstance(node.ops[0], ast.Eq) and isinstance(node.comparators[0], ast.Constant)):
+                value = node.comparators[0].value
+                pinned[node.left.id] = tuple(v for v in pinned.get(node.left.id, (value,)) if v == value)
         return pinned
 
     @functools.cached_property

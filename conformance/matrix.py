@@ -1,5 +1,6 @@
-"""The conformance matrix: certificates -> Markdown, an implementation (and runtime) a section, a
-block a line, wrapped to 80 columns.
+"""The conformance matrix: certificates -> Markdown, a summary table (an implementation a row, a
+block a column), then an implementation (and runtime) a section, a block a line, wrapped to 80
+columns (all but the table's rows).
 
 Only verdicts, declared variants, the first failing clause and its counterexample go in, never
 timings or timestamps, so regenerating it from the same certificates gives the same bytes.
@@ -21,6 +22,11 @@ or a domain (the part of the spec's domain it supports), the verdict under that 
 pass conforms; fail does not; incomplete: the run was interrupted. A runtime in parentheses: the block
 as deployed (torch.compile, torch.export, ONNX run by onnxruntime). Blocks an implementation does
 not provide are not listed."""
+
+
+SUMMARY_INTRO = """An implementation a row, a block a column: the verdict in eager mode (/ under the declared
+variant), then each runtime whose verdict differs from it; — where the block is not provided. The
+runtimes each implementation was certified under follow the table."""
 
 
 def _verdict(block: dict) -> str:
@@ -61,6 +67,7 @@ def render(certificates: list[dict], names: list[str] | None = None, width: int 
     lines += textwrap.wrap(INTRO, width) + [""]
     lines += wrap(f"{len(certificates)} certificate{'s' * (len(certificates) != 1)}; search profile: "
                   f"{', '.join(profiles) or 'none'}.", width=width, indent=0) + [""]
+    lines += ["## Summary", ""] + textwrap.wrap(SUMMARY_INTRO, width) + [""] + summary(certificates).splitlines() + [""]
     for i in order:
         cert, name = certificates[i], names[i]
         incomplete = " (incomplete run)" if not cert.get("complete", True) else ""
@@ -79,6 +86,53 @@ def render(certificates: list[dict], names: list[str] | None = None, width: int 
             lines.append("- no block provided")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def summary(certificates: list[dict]) -> str:
+    """One Markdown table: an implementation a row, a block a column (every block the certificates
+    know, in their order). A cell is the eager verdict (and the declared variant's), then each
+    runtime whose verdict differs from it; "—" where the block is not provided. Below it, the
+    runtimes each implementation was certified under."""
+    verdicts: dict[str, dict[str, dict[str, str]]] = {}  # implementation -> runtime -> block -> verdict
+    blocks: list[str] = []
+    for cert in certificates:
+        runtime = cert["environment"].get("runtime", "eager")
+        row = verdicts.setdefault(cert["implementation"], {}).setdefault(runtime, {})
+        for name, block in cert["blocks"].items():
+            blocks += [name] if name not in blocks else []
+            if block["verdict"] != "absent":
+                row[name] = _short_verdict(block)
+    lines = ["| implementation | " + " | ".join(blocks) + " |", "|---" * (len(blocks) + 1) + "|"]
+    for implementation in sorted(verdicts):
+        runtimes = sorted(verdicts[implementation], key=_runtime_order)
+        eager = verdicts[implementation].get("eager", {})
+        cells = []
+        for block in blocks:
+            shown = [eager[block]] if block in eager else []
+            shown += [f"{runtime}: {verdicts[implementation][runtime][block]}" for runtime in runtimes
+                      if runtime != "eager" and block in verdicts[implementation][runtime]
+                      and verdicts[implementation][runtime][block] != eager.get(block)]
+            cells.append("; ".join(shown) or "—")
+        lines.append(f"| `{implementation}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    for implementation in sorted(verdicts):
+        lines.append(f"- `{implementation}`: " + ", ".join(sorted(verdicts[implementation], key=_runtime_order)))
+    return "\n".join(lines) + "\n"
+
+
+RUNTIME_ORDER = ("eager", "compile", "export", "onnx")
+
+
+def _runtime_order(runtime: str) -> tuple[int, str]:
+    return (RUNTIME_ORDER.index(runtime) if runtime in RUNTIME_ORDER else len(RUNTIME_ORDER), runtime)
+
+
+def _short_verdict(block: dict) -> str:
+    def word(verdict: str) -> str:
+        return verdict if verdict == "pass" else f"**{verdict}**"
+
+    variant = block.get("variant")
+    return word(block["verdict"]) + (f" / variant {word(variant['verdict'])}" if variant else "")
 
 
 def load_certificates(paths: list[Path]) -> list[tuple[str, dict]]:

@@ -81,6 +81,12 @@ def check_device(text: str) -> str:
     raise ValueError(f"--device must be cpu, cuda or cuda:N, not {text!r}")
 
 
+# torch.compile builds a graph for every new dtype, layout, mode and autograd need, and with a
+# convolution's backward for every new height and width: a correct Triplet Attention's input
+# gradients took more than 120 s of compiling on a CPU core (none of it the block's own time)
+TIMEOUT_SCALE = {"compile": 5}
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """One run's settings. Frozen: a pytest session keeps one worker pool per distinct record."""
@@ -97,6 +103,11 @@ class RunOptions:
     runtime: str = "eager"  # how the block is deployed: a runtime of the spec (eager, compile, export, onnx)
     shrink: bool = True  # shrink a failure to its minimal case (the selftest needs only a verdict)
     examples: int | None = None  # examples per clause; default: the profile's
+
+    @property
+    def clause_timeout(self) -> float:
+        """Seconds a clause may take: ``timeout``, scaled for a runtime that compiles as it goes."""
+        return self.timeout * TIMEOUT_SCALE.get(self.runtime, 1)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

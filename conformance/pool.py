@@ -385,7 +385,7 @@ class Pool:
             worker = _Worker(self)
             self.workers.append(worker)
         worker.job, worker.previous, worker.last_case = job, job, None
-        worker.deadline = time.monotonic() + (STARTUP_TIMEOUT if job.task is None else self.options.timeout)
+        worker.deadline = time.monotonic() + (STARTUP_TIMEOUT if job.task is None else self.options.clause_timeout)
         worker.send(**job.request())
 
     def _step(self, done: Callable[[Job, Outcome], None]) -> None:
@@ -433,7 +433,7 @@ class Pool:
                 worker.kill(f"{worker.job.target.label}: the implementation did not finish importing within "
                             f"{STARTUP_TIMEOUT:.0f} s")
             else:
-                worker.kill(f"no result within the {self.options.timeout:g} s timeout (hang or far too slow)")
+                worker.kill(f"no result within the {self.options.clause_timeout:g} s timeout (hang or far too slow)")
         busy = [w for w in self.workers if w.job is not None and not w.killed_for]
         if busy and now >= self.memory_checked_at + MEMORY_POLL:  # not on every event: examples come fast
             self.memory_checked_at = now

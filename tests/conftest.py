@@ -132,9 +132,10 @@ def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: b
 
 def overlong_lines(text: str, width: int = 80) -> list[str]:
     """Lines wider than ``width`` that could have been wrapped: one word alone on its line (a path
-    longer than the terminal, as deep temporary folders make) cannot be, and is not counted."""
+    longer than the terminal, as deep temporary folders make) and a Markdown table's row cannot
+    be, and are not counted."""
     return [line for line in text.splitlines()
-            if len(line) > width and len(line.removesuffix(" \\").split()) > 1]
+            if len(line) > width and len(line.removesuffix(" \\").split()) > 1 and not line.startswith("|")]
 
 
 def printed_commands(text: str, label: str = "reproduce: ") -> list[str]:

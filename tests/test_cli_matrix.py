@@ -4,7 +4,7 @@ written to a file only with ``--output``."""
 import json
 
 from conftest import overlong_lines, run_cli
-from conformance.matrix import render
+from conformance.matrix import render, summary
 
 
 def certificate(implementation: str, verdict: str = "pass") -> dict:
@@ -50,3 +50,19 @@ def test_two_certificates_of_one_file_are_told_apart_and_fit_80_columns(tmp_path
     assert not overlong_lines(text)
     assert "certify-*" not in text
 
+
+
+def test_the_summary_is_one_table_with_the_runtimes_that_differ_from_eager(tmp_path):
+    eager = certificate("alpha")
+    eager["blocks"]["eca"] = {"verdict": "absent", "variant": None, "clauses": []}
+    onnx = {**certificate("alpha", "fail"), "environment": {**eager["environment"], "runtime": "onnx"}}
+    export = {**certificate("alpha"), "environment": {**eager["environment"], "runtime": "export"}}
+    declared = certificate("beta", "fail")
+    declared["blocks"]["se"]["variant"] = {"declared": {"bias": True}, "verdict": "pass", "clauses": []}
+    table = summary([onnx, eager, declared, export])
+    assert table.splitlines()[:4] == ["| implementation | se | eca |", "|---|---|---|",
+                                      "| `alpha` | pass; onnx: **fail** | — |", "| `beta` | **fail** / variant pass | — |"]
+    assert "- `alpha`: eager, export, onnx" in table and "- `beta`: eager" in table
+    for name, cert in [("a.json", eager), ("b.json", onnx)]:
+        (tmp_path / name).write_text(json.dumps(cert))
+    assert run_cli("matrix", ".", "--summary", cwd=tmp_path).stdout == summary([eager, onnx])

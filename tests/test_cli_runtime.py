@@ -103,3 +103,25 @@ def test_the_plugin_and_the_api_take_the_runtime(tmp_path):
 
     certificate = certify(tmp_path / "good.py", blocks=["se"], runtime="export", timeout=300)
     assert certificate.environment["runtime"] == "export" and certificate.blocks["se"].verdict == "pass"
+
+
+def test_a_declared_domain_without_a_buildable_setting_is_a_skip_that_says_why(tmp_path):
+    """Artifacts are built at the block's defaults moved into the declared domain; where no channel
+    count up to the explicit cases' limit lies in it, nothing can be built or judged: every clause
+    is a skip naming the runtime, never a failure of the implementation (it was one: Hypothesis'
+    "Cannot sample from a length-zero sequence")."""
+    path = tmp_path / "wide_only.py"
+    path.write_text(MINIMAL_SE + '\nDOMAIN = {"se": "in_channel >= 4096"}\n')
+    from conformance.engine import run_task
+    from conformance.options import RunOptions
+    from conformance.results import Task
+    from conformance.spec import load_spec
+    from conformance.targets import TargetRef, load_adapter
+
+    spec = load_spec()
+    adapter = load_adapter(TargetRef(path.stem, str(path)), spec)
+    options = RunOptions(database=None, runtime="export")
+    results = {clause: run_task(spec, adapter, "wide_only", Task("se", clause, declared=True), options)
+               for clause in ("shape.preserved", "oracle.output")}
+    assert {r.status for r in results.values()} == {"skip"}, results
+    assert all("no artifact can be built under --runtime export" in r.message for r in results.values())

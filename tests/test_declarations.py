@@ -67,6 +67,13 @@ def test_a_declared_domain_is_drawn_from_not_filtered():
 
     assert Expr.parse("kernel_size in (3, 7) and kernel_size in (7, 9)").pinned == {"kernel_size": (7,)}
     assert Expr.parse("kernel_size in (3, 7) or kernel_size == 1").pinned == {}
+    # `name == value` pins too: fightingcv's BAM declares num_layers == 3 and dilation_conv_num == 3,
+    # and a deployed runtime's artifacts are built at the defaults moved into the domain
+    assert Expr.parse("num_layers == 3 and dilation_conv_num == 3").pinned == {"num_layers": (3,), "dilation_conv_num": (3,)}
+    assert Expr.parse("kernel_size == 3 and kernel_size in (5, 7)").pinned == {"kernel_size": ()}
+    from conformance.strategies import deployment_settings
+    bam = deployment_settings(SPEC.block("bam"), {"combine": "sum"}, Expr.parse("num_layers == 3 and dilation_conv_num == 3"))
+    assert bam and all(kwargs["num_layers"] == 3 and kwargs["dilation_conv_num"] == 3 for kwargs, _ in bam)
     block, clause, domain = SPEC.block("spatial_attention"), CLAUSES["oracle.output"], Expr.parse("kernel_size in (1, 3)")
     assert minimal_case(block, PROFILES["ci"], clause, ("float32",), None, domain).kwargs["kernel_size"] == 3
     drawn = set()

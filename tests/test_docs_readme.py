@@ -25,10 +25,14 @@ def test_the_quick_start_has_two_shell_blocks():
     assert len(re.findall(r"^```sh$", quick, re.M)) == 2
 
 
-def test_the_matrix_summary_has_a_column_for_every_block():
+def test_the_matrix_summary_has_a_column_for_every_block_and_is_the_committed_certificates():
+    """The README's summary is the committed matrix's (`attncert matrix certificates --summary`)."""
     section = README.split("## The libraries, certified", 1)[1].split("\n## ", 1)[0]
     header = next(line for line in section.splitlines() if line.startswith("| implementation |"))
     assert [c.strip() for c in header.strip("|").split("|")][1:] == list(load_spec().blocks)
+    matrix = (ROOT / "docs" / "conformance-matrix.md").read_text()
+    table = matrix.split("## Summary", 1)[1].split("\n## ", 1)[0].split("| implementation |", 1)[1]
+    assert "| implementation |" + table.rstrip() in section
 
 
 def test_the_selftest_section_shows_the_latest_full_result():

@@ -155,3 +155,13 @@ def test_interrupted_run_writes_an_honest_partial_certificate(tmp_path, signum, 
             assert "SIGKILL" not in clause["message"] and clause["status"] != "fail", clause
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".cert.json.")]
     assert not leftovers, leftovers
+
+
+def test_a_compiling_runtime_gets_a_longer_clause_timeout():
+    """Compiling a graph per new kind of input is torch's time, not the block's: under compile a
+    clause may take five times --timeout before its worker is killed as hung."""
+    from conformance.options import RunOptions
+
+    assert RunOptions(timeout=10).clause_timeout == 10
+    assert RunOptions(timeout=10, runtime="export").clause_timeout == 10
+    assert RunOptions(timeout=10, runtime="compile").clause_timeout == 50
