@@ -188,7 +188,14 @@ def _normalised(x, dims, eps: float):
         numeric.note_degenerate("a normalisation over a single value")
     mean = x.mean(dim=dims, keepdim=True)
     centred = x - mean
-    return centred / (centred.pow(2).mean(dim=dims, keepdim=True) + eps).sqrt()
+    variance = centred.pow(2).mean(dim=dims, keepdim=True)
+    if isinstance(x, Bounded):
+        # torch's kernels may take the variance as E[x^2] - E[x]^2 (GroupNorm on a channels_last
+        # input): its rounding grows with mean^2 / variance, and a correct Shuffle Attention's two
+        # layouts differed by 1.03 times the centred formula's bound
+        naive = x.pow(2).mean(dim=dims, keepdim=True) - mean.pow(2)
+        variance = Bounded(variance.v, torch.maximum(variance.e, naive.e), variance.dtype, variance.rounds_as)
+    return centred / (variance + eps).sqrt()
 
 
 # ---------------------------------------------------------------- gates
