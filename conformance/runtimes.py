@@ -20,6 +20,7 @@ import copy
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import weakref
 from dataclasses import dataclass
@@ -79,8 +80,12 @@ def _trace_input(shape: tuple[int, ...], like) -> Any:
     return values.to(device=like.device, dtype=like.dtype)
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # the ONNX exporter colours its messages
+
+
 def _first_lines(err: BaseException, lines: int = 3, limit: int = 600) -> str:
-    text = " ".join(line.strip() for line in str(err).strip().splitlines()[:lines] if line.strip())
+    plain = ANSI_ESCAPE.sub("", str(err)).strip()
+    text = " ".join(line.strip() for line in plain.splitlines()[:lines] if line.strip())
     return f"{type(err).__name__}: {text[:limit]}"
 
 

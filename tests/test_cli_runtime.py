@@ -125,3 +125,11 @@ def test_a_declared_domain_without_a_buildable_setting_is_a_skip_that_says_why(t
                for clause in ("shape.preserved", "oracle.output")}
     assert {r.status for r in results.values()} == {"skip"}, results
     assert all("no artifact can be built under --runtime export" in r.message for r in results.values())
+
+
+def test_an_exporters_coloured_message_is_reported_as_plain_text():
+    """torch.onnx.export colours its errors (fightingcv's BAMBlock printed '\\x1b[96mThis is s...')."""
+    from conformance.runtimes import _first_lines
+
+    err = RuntimeError("\x1b[96mFailed to export\x1b[0m the model\n\x1b[1mwith torch.export\x1b[0m")
+    assert _first_lines(err) == "RuntimeError: Failed to export the model with torch.export"
