@@ -454,7 +454,13 @@ def check_input_unmutated(subject: Subject, case: Case) -> None:
     """
     x = make_input(subject, case)
     before = x.clone()
-    x.requires_grad_(case.dtype == "float64")
+    if case.dtype == "float64":
+        x.requires_grad_(True)
+    elif case.dtype == "float32":
+        # a tensor that needs gradients, as a feature map inside a network does (a frozen float32
+        # input made torch 2.13's GroupNorm backward crash on a channels_last slice in a correct
+        # Shuffle Attention); not a leaf, so that an in-place op on it is seen here, not refused
+        x = lay_out(x.detach().contiguous().requires_grad_(True) * 1, case.memory_format)
     out = call(subject, _scaled_module(subject, case), x)
     if out.requires_grad:
         out.sum().backward()

@@ -375,3 +375,16 @@ def test_a_correct_shuffle_attention_in_both_layouts_agrees_within_the_bound(tmp
             '"channels_last", "values": "normal", "input_scale": 1.0, "weight_scale": 1.0, "seed": 5}')
     done = run_cli("reproduce", "sa_authors.py", "shuffle_attention::layout.equivalent", "--case", case, cwd=tmp_path)
     assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_correct_shuffle_attention_does_not_crash_torch_when_its_input_is_checked(tmp_path):
+    """Regression: with a frozen float32 channels_last input, torch 2.13's GroupNorm backward
+    segfaulted in the authors' form of Shuffle Attention (GroupNorm on a channel slice), and the
+    crash was the implementation's verdict. input.unmutated now gives a float32 input gradients, as
+    a feature map inside a network has (run in a child process: a crash must not end the test run)."""
+    authors = (CORPUS / "correct" / "sa_grouped_layout.py").read_text().replace("self.gn(x1.contiguous())", "self.gn(x1)")
+    (tmp_path / "sa_authors.py").write_text(authors)
+    case = ('{"in_channel": 30, "groups": 1, "input_shape": [2, 30, 3, 4], "dtype": "float32", "memory_format": '
+            '"channels_last", "values": "normal", "input_scale": 1024.0, "weight_scale": 1.0, "seed": 1148086}')
+    done = run_cli("reproduce", "sa_authors.py", "shuffle_attention::input.unmutated", "--case", case, cwd=tmp_path)
+    assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
