@@ -106,10 +106,10 @@ def corpus_expectations(folder: str):
 
 
 def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: bool, runtime: str = "eager",
-                     clauses: tuple[str, ...] | None = None):
+                     clauses: tuple[str, ...] | None = None, declared: bool = False):
     """(clause id, ClauseResult) for each clause of ``block`` (or only ``clauses``) on the adapter file
-    ``path`` under ``runtime``, run in this process by the engine the workers run (``run_task``),
-    without an example database."""
+    ``path`` under ``runtime`` (``declared``: under the file's declared variant and domain), run in
+    this process by the engine the workers run (``run_task``), without an example database."""
     from conformance.clauses import clauses_for
     from conformance.engine import run_task
     from conformance.options import RunOptions
@@ -124,7 +124,7 @@ def judge_in_process(path: Path, block: str, seed: int, stop_at_first_failure: b
     for clause in clauses_for(block, spec):
         if clauses is not None and clause.id not in clauses:
             continue
-        outcome = run_task(spec, adapter, f"corpus|{path.name}", Task(block, clause.id), options)
+        outcome = run_task(spec, adapter, f"corpus|{path.name}", Task(block, clause.id, declared=declared), options)
         yield clause.id, outcome
         if stop_at_first_failure and outcome.status == "fail":
             return

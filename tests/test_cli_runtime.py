@@ -112,17 +112,7 @@ def test_a_declared_domain_without_a_buildable_setting_is_a_skip_that_says_why(t
     "Cannot sample from a length-zero sequence")."""
     path = tmp_path / "wide_only.py"
     path.write_text(MINIMAL_SE + '\nDOMAIN = {"se": "in_channel >= 4096"}\n')
-    from conformance.engine import run_task
-    from conformance.options import RunOptions
-    from conformance.results import Task
-    from conformance.spec import load_spec
-    from conformance.targets import TargetRef, load_adapter
-
-    spec = load_spec()
-    adapter = load_adapter(TargetRef(path.stem, str(path)), spec)
-    options = RunOptions(database=None, runtime="export")
-    results = {clause: run_task(spec, adapter, "wide_only", Task("se", clause, declared=True), options)
-               for clause in ("shape.preserved", "oracle.output")}
+    results = dict(judge_in_process(path, "se", 0, False, "export", ("shape.preserved", "oracle.output"), declared=True))
     assert {r.status for r in results.values()} == {"skip"}, results
     assert all("no artifact can be built under --runtime export" in r.message for r in results.values())
 

@@ -11,6 +11,7 @@ back); reduced-precision inputs are drawn only under autocast.
 """
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -364,13 +365,19 @@ def test_shuffle_attention_survives_torchs_groupnorm_crash(tmp_path):
     assert done.returncode == 0 and "PASS" in done.stdout, done.stdout + done.stderr
 
 
+def _write_shuffle_attention_in_the_authors_form(path: Path) -> None:
+    """The corpus's correct Shuffle Attention with its GroupNorm on the channel slice itself, as the
+    authors write it (the corpus file makes that slice contiguous)."""
+    authors = (CORPUS / "correct" / "sa_grouped_layout.py").read_text()
+    assert "self.gn(x1.contiguous())" in authors
+    path.write_text(authors.replace("self.gn(x1.contiguous())", "self.gn(x1)"))
+
+
 def test_a_correct_shuffle_attention_in_both_layouts_agrees_within_the_bound(tmp_path):
     """Regression (--seed 3): the authors' form of Shuffle Attention, GroupNorm on a channel slice,
     gave channels_last and contiguous outputs 1.03 times the oracle's bound apart: torch's GroupNorm
     takes the variance as E[x^2] - E[x]^2 there, whose rounding the bound now covers."""
-    authors = (CORPUS / "correct" / "sa_grouped_layout.py").read_text().replace("self.gn(x1.contiguous())", "self.gn(x1)")
-    assert "self.gn(x1)" in authors
-    (tmp_path / "sa_authors.py").write_text(authors)
+    _write_shuffle_attention_in_the_authors_form(tmp_path / "sa_authors.py")
     case = ('{"in_channel": 502, "groups": 1, "input_shape": [3, 502, 1, 2], "dtype": "float64", "memory_format": '
             '"channels_last", "values": "normal", "input_scale": 1.0, "weight_scale": 1.0, "seed": 5}')
     done = run_cli("reproduce", "sa_authors.py", "shuffle_attention::layout.equivalent", "--case", case, cwd=tmp_path)
@@ -382,8 +389,7 @@ def test_a_correct_shuffle_attention_does_not_crash_torch_when_its_input_is_chec
     segfaulted in the authors' form of Shuffle Attention (GroupNorm on a channel slice), and the
     crash was the implementation's verdict. input.unmutated now gives a float32 input gradients, as
     a feature map inside a network has (run in a child process: a crash must not end the test run)."""
-    authors = (CORPUS / "correct" / "sa_grouped_layout.py").read_text().replace("self.gn(x1.contiguous())", "self.gn(x1)")
-    (tmp_path / "sa_authors.py").write_text(authors)
+    _write_shuffle_attention_in_the_authors_form(tmp_path / "sa_authors.py")
     case = ('{"in_channel": 30, "groups": 1, "input_shape": [2, 30, 3, 4], "dtype": "float32", "memory_format": '
             '"channels_last", "values": "normal", "input_scale": 1024.0, "weight_scale": 1.0, "seed": 1148086}')
     done = run_cli("reproduce", "sa_authors.py", "shuffle_attention::input.unmutated", "--case", case, cwd=tmp_path)
