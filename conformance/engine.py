@@ -29,7 +29,7 @@ from .lazy import lazy_torch
 from .options import PRECISIONS, PROFILES, RunOptions
 from .results import ClauseResult, Task
 from .spec import Spec
-from .strategies import cases, deployment_settings, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
+from .strategies import ORDINARY_CHANNELS, cases, deployment_settings, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
 from .subject import (Adapter, ClauseFailure, Conditions, Subject, Unjudgeable, expected_output, oracle_weights,
                       precision_settings)
 
@@ -61,12 +61,14 @@ def _explicit_cases(subject: Subject, clause: Clause, profile, dtypes: tuple[str
     all: a failure there is already minimal and shared by the block's clauses), and where a clause
     draws several dtypes, a case of ordinary size in each (typical_case), so every dtype is tried
     whatever Hypothesis draws (its first draws favour the first choice). Under a runtime, with the
-    weights its artifacts are built with."""
+    weights and at the ordinary setting its artifacts are built for (compiling or exporting another
+    setting would cost seconds and add nothing)."""
     block, variant, domain = subject.block, subject.variant, subject.domain
+    runtime = clause.runtime(subject)
+    lowest = 16 if runtime.name == "eager" else ORDINARY_CHANNELS
     explicit = [minimal_case(block, profile, clause, (dtype,), variant, domain) for dtype in dtypes]
     if len(dtypes) > 1:
-        explicit += [typical_case(block, clause, dtype, variant, domain) for dtype in dtypes]
-    runtime = clause.runtime(subject)
+        explicit += [typical_case(block, clause, dtype, variant, domain, lowest) for dtype in dtypes]
     found = [c for c in explicit if c is not None]
     if runtime.name == "eager":
         return found
@@ -289,7 +291,7 @@ def run_task(spec: Spec, adapter: Adapter, identity: str, task: Task, options: R
     if subject.conditions.deployed:
         from .runtimes import RUNTIMES
 
-        RUNTIMES[options.runtime].begin_task()
+        RUNTIMES[options.runtime].begin_task((identity, task.block))
     if case is not None:
         return run_one(subject, task, case)
     return run_search(subject, task, options, database_key(identity, task, options), on_example)

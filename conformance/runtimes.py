@@ -146,8 +146,9 @@ class Runtime:
     def versions(self) -> dict[str, Any]:
         return {}
 
-    def begin_task(self) -> None:
-        """A new task starts in this worker: what the runtime kept from the last one may go."""
+    def begin_task(self, scope: tuple) -> None:
+        """A new task starts in this worker (``scope``: its target and block): what the runtime kept
+        from the last one may go."""
 
     def run(self, module, x, where: Deployment):
         raise NotImplementedError
@@ -173,6 +174,7 @@ class Compile(Runtime):
     def __init__(self):
         self.compiled: dict = {}
         self.traced: set = set()
+        self.scope: tuple = ()
         self.configured = False
 
     def problem(self, device: str) -> str | None:
@@ -187,19 +189,21 @@ class Compile(Runtime):
     def versions(self) -> dict[str, Any]:
         return {"compile_backend": "inductor", "compile_dynamic": True, "compile_layout_optimization": False}
 
-    def begin_task(self) -> None:
-        """Every task starts from no compiled code, as ``attncert reproduce`` does, so that no verdict
-        depends on the graphs an earlier task left: reused across tasks, a backward graph that ECA's
-        channels_last cases compiled failed a later contiguous case (torch 2.13: "AssertionError:
-        expected size 2==2, stride 560==672"), where a fresh process passes. Graphs identical to
-        earlier ones come back from inductor's disk cache in a fraction of a second."""
-        if self.compiled:
+    def begin_task(self, scope: tuple) -> None:
+        """The clauses of one block of one target share their compiled graphs (dynamo's own cache,
+        guarded on dtype, layout, mode and sizes of 1): a graph costs seconds of C++ compilation, and
+        a block's clauses meet the same ones again and again. Another block or target starts from no
+        compiled code. With AOTAutograd's cache and the layout optimisation off (``_configure``),
+        no verdict has been seen to depend on the graphs an earlier clause left; with either on, a
+        backward compiled for one input's strides was run on another's ("expected size 2==2, stride
+        560==672")."""
+        if scope != self.scope and self.compiled:
             import torch._dynamo
 
             torch._dynamo.reset()
             self.compiled.clear()
             self.traced.clear()
-
+        self.scope = scope
 
     def _configure(self) -> None:
         if not self.configured:

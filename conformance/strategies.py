@@ -229,7 +229,7 @@ def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = No
     channels by 16 by default have a bottleneck of one at 16, as in the minimal setting, where a
     normalisation over that one value leaves no case for the gradient checks)."""
     found: list[tuple[dict[str, Any], int]] = []
-    for low in (1, 32):
+    for low in (1, ORDINARY_CHANNELS):
         for channels in range(low, MAX_DEFAULT_CHANNELS + 1):
             setting = _default_setting(block, channels, variant, domain)
             if setting is not None and _fits(block, setting, variant, (2, channels, 5, 7)):
@@ -240,6 +240,7 @@ def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = No
 
 
 MAX_DEFAULT_CHANNELS = 1024  # the explicit cases look this far for channels that the default setting allows
+ORDINARY_CHANNELS = 32  # where a deployed block's ordinary setting starts
 
 
 def tied_weight_seed(kwargs: Mapping[str, Any], channels: int) -> int:
@@ -324,13 +325,13 @@ def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, 
 
 
 def typical_case(block: BlockSpec, clause, dtype: str, variant: Mapping[str, Any] | None = None,
-                 domain: Expr | None = None) -> Case | None:
-    """A case of ordinary size in ``dtype``: defaults, the fewest channels from 16 up that the domain
-    allows, a 2 x C x 5 x 7 input (within the clause's limits). Tried for every dtype a clause draws,
-    so each dtype meets a case whose gates are not degenerate (at the minimal case a single hidden
-    unit may be off, and the gate is then exactly 1/2 in any precision). None when there is none."""
+                 domain: Expr | None = None, lowest: int = 16) -> Case | None:
+    """A case of ordinary size in ``dtype``: defaults, the fewest channels from ``lowest`` up that the
+    domain allows, a 2 x C x 5 x 7 input (within the clause's limits). Tried for every dtype a clause
+    draws, so each dtype meets a case whose gates are not degenerate (at the minimal case a single
+    hidden unit may be off, and the gate is then exactly 1/2 in any precision). None when there is none."""
     batch, height, width = max(2, clause.min_batch), 5, 7
-    for channels in range(16, (clause.max_channels or MAX_DEFAULT_CHANNELS) + 1):
+    for channels in range(lowest, (clause.max_channels or MAX_DEFAULT_CHANNELS) + 1):
         shape = (batch, channels, height, width)
         if clause.max_numel and batch * channels * height * width > clause.max_numel:
             return None

@@ -123,3 +123,24 @@ def test_an_exporters_coloured_message_is_reported_as_plain_text():
 
     err = RuntimeError("\x1b[96mFailed to export\x1b[0m the model\n\x1b[1mwith torch.export\x1b[0m")
     assert _first_lines(err) == "RuntimeError: Failed to export the model with torch.export"
+
+
+def test_compiled_graphs_are_shared_by_a_blocks_clauses_and_dropped_for_another_block_or_target():
+    """A graph costs seconds of C++ compilation: the clauses of one block of one target reuse them;
+    another block or target starts from no compiled code."""
+    from conformance.runtimes import Compile
+
+    runtime = Compile()
+
+    def compile_something():
+        runtime.compiled["module"] = object()
+        runtime.traced.add("trace")
+
+    runtime.begin_task(("reference", "se"))
+    compile_something()
+    runtime.begin_task(("reference", "se"))
+    assert runtime.compiled and runtime.traced
+    for scope in (("reference", "eca"), ("tutorial", "eca")):
+        runtime.begin_task(scope)
+        assert not runtime.compiled and not runtime.traced
+        compile_something()
