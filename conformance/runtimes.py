@@ -238,16 +238,19 @@ class Compile(Runtime):
         state = {f"_orig_mod.{name}": t for name, t in (*module.named_parameters(), *module.named_buffers())}
         grad = torch.is_grad_enabled() and x.requires_grad
         autograd = contextlib.nullcontext() if grad else torch.no_grad()
-        key = (type(module), where, x.dtype, x.device.type, module.training, grad, _layout(x))
-        if key not in self.traced:  # the first graph of this kind is traced at the trace input
+        layout = _layout(x)
+        key = (type(module), where, x.dtype, x.device.type, module.training, grad, layout)
+        if key not in self.traced:  # the first graph of this kind is traced at the trace input, in x's layout
             trace = _trace_input(where.trace, x).requires_grad_(grad)
-            trace = trace.contiguous(memory_format=torch.channels_last) if _layout(x) == "channels_last" else trace
+            channels_last = layout == "channels_last"
+            trace = trace.contiguous(memory_format=torch.channels_last) if channels_last else trace
             try:
                 with _buffers_kept(module), autograd:
                     functional_call(compiled, state, (trace,))
             except Exception as err:
-                raise _failure(f"torch.compile failed at the trace input {list(where.trace)}: {_first_lines(err)}",
-                               "runtime:compile") from err
+                laid_out = " laid out channels_last" if channels_last else ""
+                raise _failure(f"torch.compile failed at the trace input {list(where.trace)}{laid_out}: "
+                               f"{_first_lines(err)}", "runtime:compile") from err
             self.traced.add(key)
         try:
             with autograd:

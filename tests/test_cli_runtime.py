@@ -144,3 +144,15 @@ def test_compiled_graphs_are_shared_by_a_blocks_clauses_and_dropped_for_another_
         runtime.begin_task(scope)
         assert not runtime.compiled and not runtime.traced
         compile_something()
+
+
+def test_a_compile_failure_at_a_channels_last_trace_input_says_so(tmp_path):
+    """The trace input takes the case's layout: a `view` that only a contiguous tensor allows fails
+    there, and the message must not read as if [2, C, 5, 3] itself were the problem."""
+    path = tmp_path / "se_view.py"
+    path.write_text(MINIMAL_SE.replace("x.mean((2, 3))", "x.view(x.shape[0], -1).unflatten(1, (x.shape[1], -1)).mean(2)"))
+    case = {"in_channel": 4, "ratio": 4, "input_shape": [3, 4, 2, 2], "dtype": "float32", "memory_format": "channels_last",
+            "values": "normal", "input_scale": 1.0, "weight_scale": 1.0, "seed": 0}
+    done = run_cli("reproduce", path, "se::shape.preserved", "--case", json.dumps(case), "--runtime", "compile", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "torch.compile failed at the trace input [2, 4, 5, 3] laid out channels_last" in " ".join(done.stdout.split())
