@@ -97,11 +97,18 @@ def _tracing():
     cudnn = [getattr(torch.backends.cudnn, part, None) for part in ("conv", "rnn")]
     knobs = [k for k in cudnn if k is not None and hasattr(k, "fp32_precision")]
     saved = [k.fp32_precision for k in knobs]
+    try:
+        legacy = torch.backends.cudnn.allow_tf32
+    except RuntimeError:  # it refuses to answer while set per operator: torch's default was never changed
+        legacy = True
     if knobs:
         torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
+        if knobs:  # the legacy flag back too: left False, it disagrees with the restored settings, and
+            # every later reader of it (a user's torch.export in the same process) raises
+            torch.backends.cudnn.allow_tf32 = legacy
         for knob, value in zip(knobs, saved):
             knob.fp32_precision = value
 

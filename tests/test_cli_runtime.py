@@ -156,3 +156,14 @@ def test_a_compile_failure_at_a_channels_last_trace_input_says_so(tmp_path):
     done = run_cli("reproduce", path, "se::shape.preserved", "--case", json.dumps(case), "--runtime", "compile", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "torch.compile failed at the trace input [2, 4, 5, 3] laid out channels_last" in " ".join(done.stdout.split())
+
+
+def test_deploying_in_process_leaves_torchs_tf32_flags_as_they_were():
+    """The tracers need cuDNN's legacy TF32 flag set; left behind, it disagreed with the restored
+    per-operator settings, and a user's own torch.export later in the same process raised."""
+    import torch
+
+    results = dict(judge_in_process(ROOT / "impl" / "reference.py", "se", 0, False, "export", ("shape.preserved",)))
+    assert results["shape.preserved"].status == "pass", results
+    assert torch.backends.cudnn.allow_tf32 is True  # torch's default: reading it raised
+    torch.export.export(torch.nn.Conv2d(2, 2, 1), (torch.randn(1, 2, 3, 3),))
