@@ -29,7 +29,8 @@ from .lazy import lazy_torch
 from .options import PRECISIONS, PROFILES, RunOptions
 from .results import ClauseResult, Task
 from .spec import Spec
-from .strategies import ORDINARY_CHANNELS, cases, deployment_settings, hypothesis_settings, minimal_case, tied_weight_seed, typical_case
+from .strategies import (ORDINARY_CHANNELS, TYPICAL_CHANNELS, cases, deployment_settings, hypothesis_settings,
+                         minimal_case, tied_weight_seed, typical_case)
 from .subject import (Adapter, ClauseFailure, Conditions, Subject, Unjudgeable, expected_output, oracle_weights,
                       precision_settings)
 
@@ -65,7 +66,7 @@ def _explicit_cases(subject: Subject, clause: Clause, profile, dtypes: tuple[str
     setting would cost seconds and add nothing)."""
     block, variant, domain = subject.block, subject.variant, subject.domain
     runtime = clause.runtime(subject)
-    lowest = 16 if runtime.name == "eager" else ORDINARY_CHANNELS
+    lowest = ORDINARY_CHANNELS if subject.conditions.deployed else TYPICAL_CHANNELS
     explicit = [minimal_case(block, profile, clause, (dtype,), variant, domain) for dtype in dtypes]
     if len(dtypes) > 1:
         explicit += [typical_case(block, clause, dtype, variant, domain, lowest) for dtype in dtypes]

@@ -97,18 +97,20 @@ def _tracing():
     cudnn = [getattr(torch.backends.cudnn, part, None) for part in ("conv", "rnn")]
     knobs = [k for k in cudnn if k is not None and hasattr(k, "fp32_precision")]
     saved = [k.fp32_precision for k in knobs]
+    if not knobs:
+        yield
+        return
     try:
         legacy = torch.backends.cudnn.allow_tf32
-    except RuntimeError:  # it refuses to answer while set per operator: torch's default was never changed
+    except RuntimeError:  # it refuses to answer while set per operator (as the harness sets it): torch's default
         legacy = True
-    if knobs:
-        torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
-        if knobs:  # the legacy flag back too: left False, it disagrees with the restored settings, and
-            # every later reader of it (a user's torch.export in the same process) raises
-            torch.backends.cudnn.allow_tf32 = legacy
+        # the legacy flag back too: left False, it disagrees with the restored settings, and every
+        # later reader of it (a user's torch.export in the same process) raises
+        torch.backends.cudnn.allow_tf32 = legacy
         for knob, value in zip(knobs, saved):
             knob.fp32_precision = value
 

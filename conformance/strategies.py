@@ -241,6 +241,7 @@ def deployment_settings(block: BlockSpec, variant: Mapping[str, Any] | None = No
 
 MAX_DEFAULT_CHANNELS = 1024  # the explicit cases look this far for channels that the default setting allows
 ORDINARY_CHANNELS = 32  # where a deployed block's ordinary setting starts
+TYPICAL_CHANNELS = 16  # where an eager search's case of ordinary size starts
 
 
 def tied_weight_seed(kwargs: Mapping[str, Any], channels: int) -> int:
@@ -325,7 +326,7 @@ def minimal_case(block: BlockSpec, profile: Profile, clause, dtypes: tuple[str, 
 
 
 def typical_case(block: BlockSpec, clause, dtype: str, variant: Mapping[str, Any] | None = None,
-                 domain: Expr | None = None, lowest: int = 16) -> Case | None:
+                 domain: Expr | None = None, lowest: int = TYPICAL_CHANNELS) -> Case | None:
     """A case of ordinary size in ``dtype``: defaults, the fewest channels from ``lowest`` up that the
     domain allows, a 2 x C x 5 x 7 input (within the clause's limits). Tried for every dtype a clause
     draws, so each dtype meets a case whose gates are not degenerate (at the minimal case a single
