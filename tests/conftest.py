@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ MINIMAL_SE = (CORPUS / "se_minimal.py").read_text(encoding="utf-8")  # the small
 # tests/outside_project is a separate project (its own pyproject.toml, rootdir and tests), run by
 # test_api.py in a child process; this suite neither collects it nor loads its files.
 collect_ignore = ["outside_project"]
+
+
+def pytest_configure(config):
+    # attncert keeps failing examples in the user's cache and replays them first: a test's verdict
+    # must not depend on what the user certified before (another seed, another target), so the
+    # suite and its child processes get a cache of their own (tests about the cache set their own)
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="attncert-tests-cache-")
 
 
 def pytest_addoption(parser):
